@@ -1,0 +1,84 @@
+"""The release being verified, as an operator names it, and as the backend serves it.
+
+``--expected-version`` accepts a version (``1.29.2.1360`` or just ``1.29.2``), a commit SHA
+(full or at least 7 hex digits), or both joined by ``+`` or ``@`` (``1.29.2.1360+bfcfcb0``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+_VERSION = re.compile(r"^v?\d+(\.\d+)*$")
+
+
+class ReleaseError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ExpectedRelease:
+    version: str | None = None
+    sha: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> ExpectedRelease | None:
+        if text is None or not text.strip():
+            return None
+        version: str | None = None
+        sha: str | None = None
+        for part in re.split(r"[+@]", text.strip()):
+            part = part.strip()
+            if _SHA.match(part.lower()) and not _VERSION.match(part):
+                sha = part.lower()
+            elif _VERSION.match(part):
+                version = part.removeprefix("v")
+            else:
+                raise ReleaseError(
+                    f"expected version {text!r}: {part!r} is neither a version (1.29.2.1360) "
+                    "nor a commit SHA (7-40 hex digits)"
+                )
+        return cls(version=version, sha=sha)
+
+    def __str__(self) -> str:
+        return "+".join(p for p in (self.version, self.sha) if p)
+
+    def version_matches(self, served_version: str | None) -> bool:
+        """``1.29.2`` matches any build of it (``1.29.2.1360``); a full version matches exactly."""
+        if self.version is None:
+            return True
+        if served_version is None:
+            return False
+        return served_version == self.version or served_version.startswith(self.version + ".")
+
+    def sha_matches(self, served_sha: str | None) -> bool:
+        if self.sha is None:
+            return True
+        return bool(served_sha) and served_sha.lower().startswith(self.sha)
+
+    def matches(self, served_version: str | None, served_sha: str | None) -> bool:
+        return self.version_matches(served_version) and self.sha_matches(served_sha)
+
+
+@dataclass(frozen=True)
+class ServedRelease:
+    """The body of ``GET /api/version``."""
+
+    version: str
+    build_id: str | None
+    commit_sha: str | None
+    environment: str | None
+    build_date: str | None = None
+
+    @property
+    def sha7(self) -> str | None:
+        return self.commit_sha[:7] if self.commit_sha else None
+
+    def image_tag(self, template: str) -> str:
+        return template.format(
+            sha7=self.sha7 or "", sha=self.commit_sha or "", version=self.version, build_id=self.build_id or ""
+        )
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.sha7 or 'no commit_sha'})"
