@@ -55,10 +55,8 @@ class Site(_Model):
     url: str
     #: Other hosts serving the same SPA (``www.``); each gets the app-shell check.
     extra_urls: list[str] = []
-    #: ``http://`` must redirect to ``https://`` (only meaningful for an https site).
-    http_redirect: bool = False
-    #: Port that answers plain http for the redirect check (default 80).
-    http_port: int | None = None
+    #: ``http://`` URLs that must answer 301/308 with a ``Location`` on ``https://``.
+    redirects: list[str] = []
 
     _norm = field_validator("url")(classmethod(lambda cls, v: _strip_slash(v)))
 
@@ -66,6 +64,14 @@ class Site(_Model):
     @classmethod
     def _norm_extra(cls, v: list[str]) -> list[str]:
         return [_strip_slash(u) for u in v]
+
+    @field_validator("redirects")
+    @classmethod
+    def _plain_http(cls, v: list[str]) -> list[str]:
+        for u in v:
+            if not u.startswith("http://"):
+                raise ValueError(f"a redirect check starts from an http:// URL, not {u!r}")
+        return v
 
 
 class Api(_Model):

@@ -1,0 +1,237 @@
+"""Start the whole stand-in world on free 127.0.0.1 ports: the site, the API host, an https
+listener, an http->https redirector, the simulated cluster, and a control port through which
+``python -m sandbox deploy`` and the stand-in ``helm`` change the world."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from sandbox import app, tls
+from sandbox.db import SMOKE_USERNAME, Database
+from sandbox.release import CURRENT, PREVIOUS, Release
+
+HOST = "127.0.0.1"
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+
+class TlsServer(Server):
+    context: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        sock.settimeout(10)
+        return self.context.wrap_socket(sock, server_side=True), addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # failed handshakes are expected
+        pass
+
+
+def _serve(server: Server) -> Server:
+    threading.Thread(target=server.serve_forever, name=f"sandbox:{server.server_port}", daemon=True).start()
+    return server
+
+
+def all_faults() -> dict[str, str]:
+    try:
+        from sandbox import kube
+    except ImportError:  # the simulated cluster is not built yet
+        return dict(app.FAULTS)
+    return {**app.FAULTS, **kube.FAULTS}
+
+
+@dataclass
+class Sandbox:
+    state_dir: Path
+    world: app.World
+    servers: list[Server] = field(default_factory=list)
+    kube: Any = None
+    urls: dict[str, str] = field(default_factory=dict)
+    tls_server: TlsServer | None = None
+
+    def set_faults(self, faults: set[str]) -> None:
+        unknown = faults - set(all_faults())
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        with self.world.lock:
+            tls_changed = {f for f in faults ^ self.world.faults if f.startswith("tls-")}
+            self.world.faults = set(faults)
+            if tls_changed and self.tls_server is not None:
+                self.tls_server.context, _ = tls.server_context(self.state_dir, faults)
+            if self.kube is not None:
+                self.kube.set_faults(faults)
+
+    def deploy(self, release: Release, faults: set[str]) -> None:
+        with self.world.lock:
+            self.set_faults(faults)
+            self.world.release = release
+            if self.kube is not None:
+                self.kube.deploy(release, faults)
+
+    def rollback(self, revision: int | None) -> dict[str, Any]:
+        with self.world.lock:
+            if self.kube is None:
+                raise ValueError("no simulated cluster in this sandbox")
+            new_revision = self.kube.rollback(revision)
+            self.world.release = self.kube.current_release()
+            # A rollback replaces the bad release: its faults go with it.
+            self.set_faults(set())
+            return {"revision": new_revision, "release": self.world.release.to_json()}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "release": self.world.release.to_json(),
+            "served": self.world.served_release().to_json(),
+            "faults": sorted(self.world.faults),
+            "helm_history": self.kube.helm_history() if self.kube is not None else [],
+            "smoke_matches": self.world.db.all(
+                "SELECT id, match_id, match_date, created_at FROM matches WHERE match_id LIKE 'SMOKE-%'"
+                " OR source='manual'"),
+        }
+
+    def stop(self) -> None:
+        for s in self.servers:
+            s.shutdown()
+            s.server_close()
+        if self.kube is not None:
+            self.kube.stop()
+
+
+def start(
+    state_dir: Path,
+    *,
+    faults: set[str] = frozenset(),  # type: ignore[assignment]
+    layout: str | None = "helm",
+    release: Release = CURRENT,
+    previous: Release = PREVIOUS,
+    smoke_password: str | None = None,
+    smoke_username: str | None = None,
+) -> Sandbox:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    known = all_faults()
+    unknown = set(faults) - set(known)
+    if unknown:
+        raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    password = smoke_password or secrets.token_urlsafe(12)
+    username = smoke_username or SMOKE_USERNAME
+    db = Database(state_dir / "missing-table.sqlite", password, username)
+    world = app.World(db=db, release=release, faults=set(faults))
+    sb = Sandbox(state_dir, world)
+
+    handler = type("Handler", (app.AppHandler,), {"world": world})
+    site = _serve(Server((HOST, 0), handler))
+    api = _serve(Server((HOST, 0), handler))
+    tls_server = TlsServer((HOST, 0), handler)
+    tls_server.context, ca_file = tls.server_context(state_dir, set(faults))
+    _serve(tls_server)
+    sb.tls_server = tls_server
+    https_url = f"https://localhost:{tls_server.server_port}"
+
+    class Redirect(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if "http-no-redirect" in world.faults:
+                body = b"<html><title>Missing Table</title></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+            else:
+                body = b""
+                self.send_response(301)
+                self.send_header("Location", https_url + self.path)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    redirect = _serve(Server((HOST, 0), Redirect))
+    control = _serve(Server((HOST, 0), _control_handler(sb)))
+    sb.servers = [site, api, tls_server, redirect, control]
+
+    if layout is not None:
+        from sandbox import kube
+
+        sb.kube = kube.start(state_dir=state_dir, release=release, previous=previous, faults=set(faults),
+                             layout=layout)
+
+    sb.urls = {
+        "MT_SANDBOX_SITE_URL": f"http://{HOST}:{site.server_port}",
+        "MT_SANDBOX_API_URL": f"http://{HOST}:{api.server_port}",
+        "MT_SANDBOX_HTTPS_URL": https_url,
+        "MT_SANDBOX_TLS_HOST": f"localhost:{tls_server.server_port}",
+        "MT_SANDBOX_REDIRECT_URL": f"http://{HOST}:{redirect.server_port}/",
+        "MT_SANDBOX_CA": str(ca_file),
+        "MT_SANDBOX_CONTROL": f"http://{HOST}:{control.server_port}",
+        "MT_SANDBOX_RELEASE": f"{release.version}+{release.sha7}",
+        "MT_SANDBOX_STATE_DIR": str(state_dir),
+        "MT_SMOKE_USERNAME": username,
+        "MT_SMOKE_PASSWORD": password,
+    }
+    if sb.kube is not None:
+        sb.urls.update({
+            "MT_SANDBOX_KUBECONFIG": str(sb.kube.kubeconfig),
+            "MT_SANDBOX_KUBE_CONTEXT": sb.kube.context,
+        })
+    (state_dir / "sandbox.json").write_text(json.dumps({"pid": os.getpid(), "env": _public(sb.urls)}))
+    return sb
+
+
+def _public(urls: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in urls.items() if k != "MT_SMOKE_PASSWORD"}
+
+
+def _control_handler(sb: Sandbox) -> type[BaseHTTPRequestHandler]:
+    class Control(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, payload: Any) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/state":
+                self._reply(200, sb.state())
+            else:
+                self._reply(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path == "/faults":
+                    sb.set_faults(set(body.get("faults", [])))
+                    self._reply(200, sb.state())
+                elif self.path == "/deploy":
+                    semver, _, build = body["version"].rpartition(".")
+                    sb.deploy(Release.make(semver, build), set(body.get("faults", [])))
+                    self._reply(200, sb.state())
+                elif self.path == "/rollback":
+                    self._reply(200, sb.rollback(body.get("revision")))
+                else:
+                    self._reply(404, {"error": "not found"})
+            except (ValueError, KeyError) as exc:
+                self._reply(400, {"error": str(exc)})
+
+    return Control

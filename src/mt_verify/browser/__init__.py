@@ -1,0 +1,1 @@
+"""Browser set-up and page objects for the smoke tier (Playwright, Chromium)."""

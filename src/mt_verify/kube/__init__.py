@@ -1,0 +1,1 @@
+"""Cluster access and deployment checks (official kubernetes client, read-only)."""
