@@ -162,7 +162,8 @@ class Probe:
                  "or raise http.latency for this path if the budget is wrong")
         soft = self.env.http.latency_warn
         if soft is not None and ex.elapsed > soft:
-            warn(self.env.name, f"{ex.method} {ex.url}", f"answered in {ex.elapsed:.2f} s, over the soft budget {soft:g} s")
+            warn(self.env.name, f"{ex.method} {ex.url}",
+                 f"answered in {ex.elapsed:.2f} s, over the soft budget {soft:g} s")
 
     @contextmanager
     def raw(self) -> Iterator[httpx.Client]:
