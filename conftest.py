@@ -20,9 +20,8 @@ from mt_verify.outcome import SuiteError, fail
 from mt_verify.probe import ApiClient, Probe
 from mt_verify.redact import register_secret
 from mt_verify.release import ExpectedRelease, ReleaseError, ServedRelease
+from mt_verify.session import ENV_KEY, EXPECTED_KEY
 
-ENV_KEY = pytest.StashKey[cfg.Environment]()
-EXPECTED_KEY = pytest.StashKey["ExpectedRelease | None"]()
 TESTS_DIR = cfg.ROOT / "tests"
 
 
@@ -71,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
         elif config.getoption("mt_faults") and not _is_worker(config):
             raise cfg.ConfigError(f"--sandbox-fault: {path} is not a sandbox environment")
         env = cfg.validate(cfg.expand(raw, os.environ, "", path), path)
-        config.stash[EXPECTED_KEY] = ExpectedRelease.parse(config.getoption("mt_expected"))
+        config.stash[EXPECTED_KEY] = ExpectedRelease.parse(config.getoption("mt_expected") or env.release.expected)
     except (cfg.ConfigError, ReleaseError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[ENV_KEY] = env

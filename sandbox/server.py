@@ -41,7 +41,7 @@ class TlsServer(Server):
 
 
 def _serve(server: Server) -> Server:
-    threading.Thread(target=server.serve_forever, name=f"sandbox:{server.server_port}", daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), name=f"sandbox:{server.server_port}", daemon=True).start()
     return server
 
 

@@ -117,6 +117,8 @@ class Tls(_Model):
 class Release(_Model):
     """What the served version must look like."""
 
+    #: The release to expect when neither ``--expected-version`` nor ``MT_EXPECTED_VERSION`` is given.
+    expected: str | None = None
     #: Expected ``environment`` field of ``/api/version`` (``production`` in prod).
     environment: str | None = None
     #: How long the version check polls while a rollout lands before failing.
@@ -158,7 +160,7 @@ class Smoke(_Model):
     age_group: str = "U14"
     match_type: str = "Friendly"
     #: Leftover ``SMOKE-`` matches older than this (seconds) are swept at session start.
-    sweep_after: Seconds = 900.0
+    sweep_after: float = Field(900.0, ge=0)
     #: Chromium executable; default Playwright's own browser, else /usr/bin/chromium.
     browser_path: str | None = None
     #: Timeout of one browser wait (seconds).

@@ -135,6 +135,10 @@ class Probe:
                 elapsed = time.perf_counter() - start
                 full_url = str(resp.request.url)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            tls_error = _tls_verify_error(exc)
+            if tls_error:
+                fail(name, f"{method} {url}", "a certificate that verifies", tls_error,
+                     next_step="check the certificate (expiry, hosts, issuer): the TLS check says more")
             raise SuiteError(
                 f"[{name}] cannot connect to {url}: {_reason(exc)}. The target is unreachable from here "
                 "(network, DNS, VPN or a wrong URL in the environment file); nothing was checked."
@@ -180,6 +184,15 @@ def _read_capped(resp: httpx.Response) -> tuple[bytes, bool]:
         if size > MAX_BODY:
             return b"".join(chunks)[:MAX_BODY], True
     return b"".join(chunks), False
+
+
+def _tls_verify_error(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _reason(exc: Exception) -> str:

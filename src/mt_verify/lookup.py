@@ -1,0 +1,57 @@
+"""Names in the environment file -> ids in this deployment (prod ids differ from the seed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mt_verify.config import Standings
+from mt_verify.outcome import fail
+from mt_verify.probe import ApiClient
+
+
+@dataclass(frozen=True)
+class StandingsIds:
+    season_id: int
+    age_group_id: int
+    division_id: int
+    league_id: int
+
+    def params(self) -> dict[str, int]:
+        return {"season_id": self.season_id, "age_group_id": self.age_group_id, "division_id": self.division_id}
+
+
+def _list(api: ApiClient, path: str, token: str, env: str, params: dict[str, Any] | None = None) -> list[Any]:
+    ex = api.get(path, token=token, params=params)
+    if ex.status != 200:
+        fail(env, f"GET {ex.url}", "HTTP 200 with a list", f"HTTP {ex.status} {ex.text[:120]!r}")
+    data = ex.json()
+    if not isinstance(data, list):
+        fail(env, f"GET {ex.url}", "a JSON list", type(data).__name__)
+    return data
+
+
+def by_name(rows: list[Any], name: str, what: str, env: str, url: str) -> dict[str, Any]:
+    for row in rows:
+        if isinstance(row, dict) and row.get("name") == name:
+            return row
+    names = ", ".join(str(r.get("name")) for r in rows if isinstance(r, dict))[:200]
+    fail(env, url, f"{what} named {name!r}", f"only: {names or 'none'}",
+         next_step="fix the name in the environment file, or check the reference data")
+
+
+def standings_ids(api: ApiClient, token: str, spec: Standings, env: str) -> StandingsIds:
+    seasons = _list(api, "/api/seasons", token, env)
+    if spec.season:
+        season = by_name(seasons, spec.season, "a season", env, api.url("/api/seasons"))
+    else:
+        current = [s for s in seasons if isinstance(s, dict) and s.get("is_current")]
+        if len(current) != 1:
+            fail(env, api.url("/api/seasons"), "exactly one is_current season", f"{len(current)}")
+        season = current[0]
+    age = by_name(_list(api, "/api/age-groups", token, env), spec.age_group, "an age group", env,
+                  api.url("/api/age-groups"))
+    league = by_name(_list(api, "/api/leagues", token, env), spec.league, "a league", env, api.url("/api/leagues"))
+    division = by_name(_list(api, "/api/divisions", token, env, {"league_id": league["id"]}), spec.division,
+                       "a division", env, api.url("/api/divisions"))
+    return StandingsIds(season["id"], age["id"], division["id"], league["id"])
