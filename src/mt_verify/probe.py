@@ -224,3 +224,24 @@ class ApiClient:
 
     def delete(self, path: str, **kwargs: Any) -> Exchange:
         return self.probe.request("DELETE", self.url(path), **kwargs)
+
+
+def require_reachable(env: Environment, urls: list[str]) -> None:
+    """One TCP connect per host before the checks: an unreachable target is one clear suite error,
+    not a row of failed checks (and never a reason to roll back)."""
+    import socket
+
+    seen: set[tuple[str, int]] = set()
+    for url in urls:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        if (host, port) in seen:
+            continue
+        seen.add((host, port))
+        try:
+            socket.create_connection((host, port), timeout=min(env.http.timeout, 5.0)).close()
+        except OSError as exc:
+            raise SuiteError(
+                f"[{env.name}] cannot connect to {host}:{port} ({url}): {exc.strerror or exc}. The target is "
+                "unreachable from here (network, DNS, VPN or a wrong URL in the environment file); nothing was checked."
+            ) from None

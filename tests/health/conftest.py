@@ -6,11 +6,12 @@ import pytest
 
 from mt_verify.config import Environment
 from mt_verify.lookup import StandingsIds, standings_ids
-from mt_verify.probe import ApiClient
+from mt_verify.probe import ApiClient, require_reachable
 
 
-def site_urls(env: Environment) -> list[str]:
-    return [env.site.url, *env.site.extra_urls]
+@pytest.fixture(scope="session", autouse=True)
+def target_reachable(environment: Environment) -> None:
+    require_reachable(environment, [environment.site.url, *environment.site.extra_urls, environment.api.url])
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,67 @@
+"""Run the verification suite the way an operator does (a pytest subprocess) and read its outcomes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Run:
+    returncode: int
+    outcomes: dict[str, str]  # short test id -> passed/failed/error/skipped
+    output: str
+    junit: Path
+
+    def with_outcome(self, outcome: str) -> set[str]:
+        return {name for name, got in self.outcomes.items() if got == outcome}
+
+    @property
+    def failed(self) -> set[str]:
+        return self.with_outcome("failed")
+
+    @property
+    def errors(self) -> set[str]:
+        return self.with_outcome("error")
+
+
+def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
+    """``pytest *args`` in the repository, with a JUnit file in ``tmp`` and reports under ``tmp``."""
+    junit = tmp / "junit.xml"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MT_SANDBOX_", "PYTEST_XDIST", "MT_REPORTS"))}
+    environ.pop("PYTEST_ADDOPTS", None)
+    environ["MT_REPORTS_DIR"] = str(tmp / "reports")
+    environ.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", f"--junitxml={junit}", "-q", *args],
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+    return Run(proc.returncode, _outcomes(junit), proc.stdout + proc.stderr, junit)
+
+
+def _outcomes(junit: Path) -> dict[str, str]:
+    if not junit.exists():
+        return {}
+    out: dict[str, str] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = case.get("name", "")
+        kinds = {child.tag for child in case}
+        if "error" in kinds:
+            outcome = "error"
+        elif "failure" in kinds:
+            outcome = "failed"
+        elif "skipped" in kinds:
+            outcome = "skipped"
+        else:
+            outcome = "passed"
+        # A test can have both a call failure and a teardown error: the worse one counts.
+        if out.get(name) in ("failed", "error") and outcome == "passed":
+            continue
+        out[name] = outcome
+    return out
