@@ -41,7 +41,8 @@ class TlsServer(Server):
 
 
 def _serve(server: Server) -> Server:
-    threading.Thread(target=server.serve_forever, args=(0.05,), name=f"sandbox:{server.server_port}", daemon=True).start()
+    name = f"sandbox:{server.server_port}"
+    threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True).start()
     return server
 
 

@@ -85,7 +85,7 @@ def test_invalid_value_names_its_dotted_path(tmp_path: Path) -> None:
 
 
 def test_unknown_environment_lists_the_known_ones() -> None:
-    with pytest.raises(cfg.ConfigError, match="unknown environment 'staging'; known environments: .*prod"):
+    with pytest.raises(cfg.ConfigError, match=r"unknown environment 'staging'; known environments: .*prod"):
         cfg.load("staging", {})
 
 
