@@ -252,6 +252,15 @@ class EndpointCheck(_Model):
     #: Send the smoke user's Bearer token.
     auth: bool = False
 
+    @field_validator("conditions")
+    @classmethod
+    def _parse_conditions(cls, v: list[str]) -> list[str]:
+        from mt_verify.checks.conditions import Condition
+
+        for text in v:
+            Condition.parse(text)
+        return v
+
 
 class Sandbox(_Model):
     """A stand-in world started by the suite for this run (sandbox environments only)."""
