@@ -48,7 +48,16 @@ FAULTS: dict[str, str] = {
     "footer-wrong-version": "the version footer shows another version than /api/version",
     "api-error-banner": "the page shows the API error banner",
     "standings-rows-disagree": "the standings table shows other points than /api/table",
+    # A hostile target: every path answers garbage (for the reliability soak, not a fault matrix).
+    "hostile-html": "every path answers 200 text/html (index.html), JSON endpoints included",
+    "hostile-truncated-json": "every path answers 200 application/json cut off in the middle",
+    "hostile-empty-200": "every path answers 200 with an empty body",
+    "hostile-huge": "every path answers 200 with a 5 MB JSON body",
+    "hostile-redirect-loop": "every path redirects to itself",
+    "hostile-reset": "every connection is reset without an answer",
+    "hostile-hang": "every connection is accepted and never answered",
 }
+HOSTILE = {name for name in FAULTS if name.startswith("hostile-")}
 
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf-8",
@@ -120,6 +129,10 @@ class AppHandler(BaseHTTPRequestHandler):
         self._send(200 if allowed else 400, b"OK" if allowed else b"Disallowed CORS origin", "text/plain", hdrs)
 
     def _dispatch(self, method: str, head: bool = False) -> None:
+        hostile = HOSTILE & self.world.faults
+        if hostile:
+            self._hostile(hostile.pop(), head)
+            return
         parts = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         path = parts.path
@@ -139,6 +152,30 @@ class AppHandler(BaseHTTPRequestHandler):
             return
         self._drain()
         self._static(path, head)
+
+    def _hostile(self, fault: str, head: bool) -> None:
+        self._drain()
+        if fault == "hostile-hang":
+            threading.Event().wait(600)  # never answer (the server thread is a daemon)
+            self.close_connection = True
+            return
+        if fault == "hostile-reset":
+            import socket
+            import struct
+
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        if fault == "hostile-redirect-loop":
+            self._send(302, b"", "text/plain", {"Location": self.path}, head)
+        elif fault == "hostile-html":
+            self._send(200, _FALLBACK_INDEX.encode(), CONTENT_TYPES[".html"], head=head)
+        elif fault == "hostile-truncated-json":
+            self._send(200, b'{"status": "healthy", "checks": {"api": {"sta', "application/json", head=head)
+        elif fault == "hostile-empty-200":
+            self._send(200, b"", "application/json", head=head)
+        elif fault == "hostile-huge":
+            self._send(200, b'{"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}', "application/json", head=head)
 
     def _drain(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
