@@ -237,6 +237,8 @@ class Gate(_Model):
     #: Marker expression of the gating tests.
     markers: str = "gate"
     tiers: list[Literal["health", "deployment", "smoke"]] = ["health", "deployment", "smoke"]
+    #: Deadline for one pytest run of the gate (seconds); over it the run is stopped and the gate errors.
+    timeout: Seconds = 900.0
 
 
 class EndpointCheck(_Model):

@@ -1,0 +1,160 @@
+"""``helm rollback``, the runbook's way, for releases Helm manages (not prod: Argo CD renders the chart there).
+
+The target revision is read from the release Secrets (``sh.helm.release.v1.<release>.v<N>``, labels ``owner=helm``,
+``name=<release>``): the newest revision older than the current one whose status is ``superseded`` or ``deployed``
+and whose version differs from the failed release. Refused when there is none, when the newest revision is
+``pending-*`` (an install, upgrade or rollback is in progress), or when the newest revision is not the release under
+verification (rolling back would then undo someone else's release)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mt_verify.config import Environment
+from mt_verify.release import ExpectedRelease
+from mt_verify.rollback import Execution, Plan, RollbackError, RollbackRefused, run_command
+from mt_verify.rollback.kubeapi import api_client, translated
+
+GOOD_STATUSES = ("superseded", "deployed")
+
+
+@dataclass(frozen=True)
+class Revision:
+    number: int
+    status: str
+    #: ``<semver>.<build_id>`` from the values (``version`` + ``buildId``), else the chart's appVersion.
+    version: str | None
+    commit_sha: str | None
+    chart: str | None
+    description: str = ""
+
+    def label(self) -> str:
+        return f"revision {self.number} ({self.status}, {self.version or 'version unknown'})"
+
+
+def decode_release(data: str | bytes) -> dict[str, Any]:
+    """A release Secret's ``release`` value (as the API returns it) -> the release JSON.
+
+    Helm stores base64(gzip(JSON)); the API adds its own base64 on top of Secret data."""
+    raw = base64.b64decode(data)
+    try:
+        raw = base64.b64decode(raw, validate=True)
+    except ValueError:
+        pass
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    release = json.loads(raw)
+    if not isinstance(release, dict):
+        raise ValueError("release is not a JSON object")
+    return release
+
+
+def revision_of(release: dict[str, Any]) -> Revision:
+    info = release.get("info") or {}
+    values = release.get("config") or {}
+    chart = (release.get("chart") or {}).get("metadata") or {}
+    version = _str(values.get("version"))
+    build = _str(values.get("buildId"))
+    if version and build and not version.endswith("." + build):
+        version = f"{version}.{build}"
+    version = version or _str(chart.get("appVersion"))
+    sha = _str(values.get("commitSha"))
+    return Revision(number=int(release.get("version", 0)), status=str(info.get("status", "unknown")),
+                    version=version, commit_sha=sha,
+                    chart=f"{chart.get('name')}-{chart.get('version')}" if chart.get("name") else None,
+                    description=str(info.get("description", "")))
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def choose_target(revisions: list[Revision], failed: ExpectedRelease, to_revision: int | None,
+                  release: str) -> tuple[Revision, Revision]:
+    """(current, target), or :class:`RollbackRefused` with the reason."""
+    if not revisions:
+        raise RollbackRefused(f"release {release} has no Helm release Secrets: it is not a Helm release here "
+                              "(an Argo CD-rendered release has none; use rollback.strategy argocd)")
+    ordered = sorted(revisions, key=lambda r: r.number, reverse=True)
+    current = ordered[0]
+    if current.status.startswith("pending-"):
+        raise RollbackRefused(f"release {release} is mid-operation: {current.label()}; not rolling back while Helm "
+                              "is installing, upgrading or rolling back")
+    comparable = failed.version is not None or current.commit_sha is not None
+    if current.version is not None and comparable and not failed.matches(current.version, current.commit_sha):
+        raise RollbackRefused(f"release {release}'s newest {current.label()} is not the release under "
+                              f"verification ({failed}); rolling back would undo another release")
+
+    def is_failed(r: Revision) -> bool:
+        return r.version is not None and failed.matches(r.version, r.commit_sha)
+
+    if to_revision is not None:
+        chosen = next((r for r in ordered if r.number == to_revision), None)
+        if chosen is None:
+            known = ", ".join(str(r.number) for r in reversed(ordered))
+            raise RollbackRefused(f"--to-revision {to_revision}: release {release} has no such revision "
+                                  f"(revisions: {known})")
+        if chosen.number == current.number:
+            raise RollbackRefused(f"--to-revision {to_revision} is the current revision of release {release}")
+        if is_failed(chosen):
+            raise RollbackRefused(f"--to-revision {to_revision} runs the failed release {failed} too")
+        return current, chosen
+    for r in ordered[1:]:
+        if r.status in GOOD_STATUSES and r.version is not None and not is_failed(r):
+            return current, r
+    listed = "; ".join(r.label() for r in ordered[:6])
+    raise RollbackRefused(f"release {release} has no earlier superseded or deployed revision with another version "
+                          f"than {failed} to roll back to ({listed})")
+
+
+class HelmStrategy:
+    name = "helm"
+
+    def __init__(self, env: Environment, binary: str) -> None:
+        assert env.kubernetes is not None
+        self.env = env
+        self.kube = env.kubernetes
+        self.binary = binary
+
+    def history(self) -> list[Revision]:
+        from kubernetes import client as k8s
+
+        core = k8s.CoreV1Api(api_client(self.kube))
+        selector = f"owner=helm,name={self.kube.release}"
+        with translated(f"list Secrets -l {selector} in namespace {self.kube.namespace}"):
+            secrets = core.list_namespaced_secret(self.kube.namespace, label_selector=selector,
+                                                  _request_timeout=self.kube.request_timeout)
+        out: list[Revision] = []
+        for secret in secrets.items:
+            data = (secret.data or {}).get("release")
+            if not data:
+                continue
+            try:
+                out.append(revision_of(decode_release(data)))
+            except (ValueError, OSError, TypeError) as exc:
+                raise RollbackError(f"{self.kube.namespace}/Secret/{secret.metadata.name}: cannot decode the Helm "
+                                    f"release ({type(exc).__name__})") from None
+        return out
+
+    def command(self, revision: int) -> list[str]:
+        cmd = [self.binary, "rollback", self.kube.release, str(revision), "-n", self.kube.namespace,
+               "--wait", "--timeout", f"{int(self.env.rollback.timeout)}s"]
+        if self.kube.kubeconfig:
+            cmd += ["--kubeconfig", self.kube.kubeconfig]
+        if self.kube.context:
+            cmd += ["--kube-context", self.kube.context]
+        return cmd
+
+    def plan(self, failed: ExpectedRelease, to_revision: int | None) -> Plan:
+        current, target = choose_target(self.history(), failed, to_revision, self.kube.release)
+        return Plan(self.name, [self.command(target.number)], target.version,
+                    f"helm rollback of release {self.kube.release} from {current.label()} to {target.label()}",
+                    target_revision=target.number)
+
+    def execute(self, plan: Plan) -> list[Execution]:
+        # helm waits itself (--wait --timeout); the subprocess gets a little more than that.
+        return [run_command(plan.commands[0], timeout_s=self.env.rollback.timeout + 30)]
