@@ -1,0 +1,153 @@
+"""The gate's parts without a sandbox: marker expressions, JUnit reading, Helm target choice, the CLI's help."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mt_verify.gate import EXIT_MEANINGS, GateExit
+from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
+from mt_verify.gate.results import Attempt, read_junit
+from mt_verify.release import ExpectedRelease
+from mt_verify.rollback import RollbackRefused, ToolMissing, find_binary
+from mt_verify.rollback.helm import Revision, choose_target, decode_release, revision_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("expr", "markers", "expected"), [
+    ("gate", {"gate", "health"}, True),
+    ("gate", {"health"}, False),
+    ("gate and not slow", {"gate", "slow"}, False),
+    ("(health or smoke) and gate", {"smoke", "gate"}, True),
+    ("not gate", set(), True),
+    ("gate or smoke and login", {"login"}, False),
+])
+def test_marker_expression_matches_like_pytest(expr: str, markers: set[str], expected: bool) -> None:
+    assert compile_markers(expr)(markers) is expected
+
+
+@pytest.mark.parametrize("expr", ["", "gate and", "(gate", "gate)", "and", "gate $"])
+def test_marker_expression_rejects_nonsense(expr: str) -> None:
+    with pytest.raises(MarkerExpressionError):
+        compile_markers(expr)
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="tests.health.test_a" name="test_ok"><properties>
+  <property name="mt_nodeid" value="tests/health/test_a.py::test_ok"/><property name="mt_markers" value="gate,health"/>
+</properties></testcase>
+<testcase classname="tests.health.test_a" name="test_bad[x]"><properties>
+  <property name="mt_nodeid" value="tests/health/test_a.py::test_bad[x]"/><property name="mt_markers" value="gate"/>
+  <property name="mt_verdict" value="failed"/></properties>
+  <failure message="Failed: [sandbox] /health: expected HTTP 200, got HTTP 503&#10;Next: look">...</failure></testcase>
+<testcase classname="tests.deployment.test_k" name="test_pods"><properties>
+  <property name="mt_nodeid" value="tests/deployment/test_k.py::test_pods"/><property name="mt_markers" value="gate"/>
+  <property name="mt_verdict" value="error"/></properties>
+  <error message="failed on setup with &quot;SUITE ERROR (nothing was checked): forbidden&quot;">...</error></testcase>
+<testcase classname="tests.health.test_a" name="test_setup_check"><properties>
+  <property name="mt_verdict" value="failed"/></properties>
+  <error message="failed on setup with &quot;Failed: /api/version answered 500&quot;">...</error></testcase>
+<testcase classname="tests.smoke.test_s" name="test_skipped"><skipped message="no creds"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_junit_results_carry_verdict_markers_and_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT)
+    results = {r.nodeid: r for r in read_junit(path)}
+    bad = results["tests/health/test_a.py::test_bad[x]"]
+    assert (bad.outcome, bad.verdict, bad.markers) == ("failed", "failed", frozenset({"gate"}))
+    assert bad.message == "[sandbox] /health: expected HTTP 200, got HTTP 503"
+    assert results["tests/deployment/test_k.py::test_pods"].verdict == "error"
+    # An assertion in a fixture is a failed check (the app answered wrongly), though pytest calls it an error.
+    setup = results["tests/health/test_a.py::test_setup_check"]
+    assert (setup.outcome, setup.verdict) == ("error", "failed")
+    assert results["tests/smoke/test_s.py::test_skipped"].verdict == "skipped"
+
+
+def test_attempt_with_an_error_is_a_suite_problem(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT)
+    attempt = Attempt("attempt 1", 1, path, read_junit(path))
+    assert "could not check" in (attempt.suite_problem() or "")
+    assert "usage error" in (Attempt("x", 4, path, []).suite_problem() or "")
+    assert "interrupted" in (Attempt("x", 2, path, []).suite_problem() or "")
+
+
+def _secret_value(release: dict[str, object]) -> str:
+    helm = base64.b64encode(gzip.compress(json.dumps(release).encode()))
+    return base64.b64encode(helm).decode()  # the API's own base64 of Secret data
+
+
+def test_helm_release_secret_decodes_to_a_revision() -> None:
+    release = {"name": "missing-table", "version": 3, "info": {"status": "deployed", "description": "Upgrade complete"},
+               "chart": {"metadata": {"name": "missing-table", "version": "0.1.0", "appVersion": "1.4.0"}},
+               "config": {"version": "1.29.2", "buildId": "1360", "commitSha": "bfcfcb0" + "0" * 33}}
+    rev = revision_of(decode_release(_secret_value(release)))
+    assert (rev.number, rev.status, rev.version, rev.chart) == (3, "deployed", "1.29.2.1360", "missing-table-0.1.0")
+
+
+def rev(n: int, status: str, version: str | None) -> Revision:
+    return Revision(n, status, version, None, "missing-table-0.1.0")
+
+
+BAD = ExpectedRelease.parse("1.29.3.1361")
+assert BAD is not None
+
+
+def test_helm_target_is_newest_earlier_good_revision_with_another_version() -> None:
+    history = [rev(1, "superseded", "1.29.1.1352"), rev(2, "failed", "1.29.2.1360"),
+               rev(3, "superseded", "1.29.3.1361"), rev(4, "deployed", "1.29.3.1361")]
+    current, target = choose_target(history, BAD, None, "missing-table")
+    assert (current.number, target.number) == (4, 1)
+
+
+@pytest.mark.parametrize(("history", "reason"), [
+    ([rev(1, "superseded", "1.29.2.1360"), rev(2, "pending-upgrade", "1.29.3.1361")], "mid-operation"),
+    ([rev(1, "deployed", "1.29.3.1361")], "no earlier"),
+    ([rev(1, "failed", "1.29.2.1360"), rev(2, "deployed", "1.29.3.1361")], "no earlier"),
+    ([rev(1, "superseded", "1.29.1.1352"), rev(2, "deployed", "1.29.2.1360")], "undo another release"),
+    ([], "not a Helm release"),
+])
+def test_helm_target_refused_with_a_reason(history: list[Revision], reason: str) -> None:
+    with pytest.raises(RollbackRefused, match=reason):
+        choose_target(history, BAD, None, "missing-table")
+
+
+def test_helm_to_revision_must_exist_and_not_be_the_failed_release() -> None:
+    history = [rev(1, "superseded", "1.29.1.1352"), rev(2, "superseded", "1.29.2.1360"),
+               rev(3, "deployed", "1.29.3.1361")]
+    assert choose_target(history, BAD, 1, "missing-table")[1].number == 1
+    with pytest.raises(RollbackRefused, match="no such revision"):
+        choose_target(history, BAD, 9, "missing-table")
+    with pytest.raises(RollbackRefused, match="current revision"):
+        choose_target(history, BAD, 3, "missing-table")
+
+
+def test_missing_binary_names_an_install_hint(tmp_path: Path) -> None:
+    with pytest.raises(ToolMissing, match="install Helm"):
+        find_binary("helm", None, {"PATH": str(tmp_path)})
+    with pytest.raises(ToolMissing, match="not an executable"):
+        find_binary("kubectl", str(tmp_path / "kubectl"), {"PATH": ""})
+
+
+def test_gate_help_documents_every_exit_code() -> None:
+    out = subprocess.run([sys.executable, "-m", "mt_verify", "gate", "--help"], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT, check=True).stdout
+    for code in GateExit:
+        assert f"  {int(code)}  {EXIT_MEANINGS[code]}" in out
+
+
+def test_cli_imports_stay_light() -> None:
+    code = ("import sys, mt_verify.cli, mt_verify.gate; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'playwright', 'pytest')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         check=True).stdout
+    assert out.strip() == "[]"
