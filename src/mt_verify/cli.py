@@ -40,7 +40,7 @@ def _tiers(text: str) -> list[str]:
     return tiers
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mt-verify", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="{run,gate,report}")
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in args_in:
         cut = args_in.index("--")
         args_in, extra = args_in[:cut], args_in[cut + 1:]
-    args = _parser().parse_args(args_in)
+    args = build_parser().parse_args(args_in)
     if args.command == "run":
         return cmd_run(args.env, args.expected_version, extra, timeout_s=args.timeout)
     if args.command == "gate":
