@@ -96,6 +96,15 @@ def _start_sandbox(config: pytest.Config, path: Path, raw: dict[str, object]) ->
     config.add_cleanup(stop)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    count_file = os.environ.get("MT_COUNT_ASSERTIONS")
+    if count_file:
+        from mt_verify import outcome
+
+        with open(count_file, "a", encoding="utf-8") as fh:
+            fh.write(f"{outcome.assertions}\n")
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     env = config.stash.get(ENV_KEY, None)
     if env is None:
