@@ -99,6 +99,33 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
+    def report_section(self) -> dict[str, Any]:
+        """The gate section of the run's ``summary.json`` (``mt_verify.reporting.summary.add_gate_section``)."""
+        decision = {GateExit.PASSED: "proceed", GateExit.ROLLED_BACK: "rollback",
+                    GateExit.NOT_ROLLED_BACK: "no rollback", GateExit.ROLLBACK_FAILED: "rollback failed",
+                    GateExit.ERROR: "error"}[self.exit]
+        section: dict[str, Any] = {"decision": decision, "reason": self.reason, "exit_code": int(self.exit),
+                                   "verdict": self.verdict, "expected_version": self.expected,
+                                   "confirmed_failures": self.confirmed, "flaky": self.flaky,
+                                   "non_gating_failures": self.non_gating_failures,
+                                   "attempts": [{"name": a.name, "returncode": a.returncode,
+                                                 "dir": str(a.junit.parent), **a.to_json()["counts"]}
+                                                for a in self.attempts]}
+        rollback = self.rollback or {}
+        plan = rollback.get("plan") or {}
+        if plan.get("commands"):
+            section["rollback_command"] = " && ".join(shlex.join(c) for c in plan["commands"])
+        executions = rollback.get("executions") or []
+        if executions:
+            section["rollback_exit_code"] = next((e["returncode"] for e in executions if e["returncode"] != 0), 0)
+            if section["rollback_exit_code"] is None:
+                section["rollback_exit_code"] = -1  # timed out or could not start
+        if self.after_rollback is not None:
+            section["verdict_after_rollback"] = "passed" if self.after_rollback["passed"] else "failed"
+            if self.run_dir is not None:
+                section["after_run"] = str(self.run_dir / "after-rollback")
+        return section
+
     def to_json(self) -> dict[str, Any]:
         return {
             "env": self.env, "expected_version": self.expected, "exit_code": int(self.exit),
@@ -376,7 +403,7 @@ class Gate:
                 pass
             else:
                 try:
-                    add_gate_section(result.run_dir, summary)
+                    add_gate_section(result.run_dir, result.report_section())
                 except Exception as exc:  # reporting must never change the gate's verdict
                     result.notes.append(f"could not add the gate section to summary.json: {type(exc).__name__}")
         after = ""

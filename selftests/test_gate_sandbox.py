@@ -1,0 +1,212 @@
+"""The gate end to end in the sandbox: every exit code, with the stand-in ``helm`` first on PATH.
+
+Each test starts its own sandbox (``python -m sandbox serve --ready-json``), ships a release into it with
+``python -m sandbox deploy``, and runs ``mt-verify gate`` as a subprocess that reuses that sandbox
+(``MT_SANDBOX_CONTROL`` is exported), as CI would after ``helm upgrade``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mt_verify import config as cfg
+from mt_verify import launcher
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / "sandbox" / "bin"
+BAD = "1.29.3.1361"
+GOOD_BEFORE = "1.29.2.1360"
+TIERS = "health,deployment"
+
+
+@dataclass
+class World:
+    env: dict[str, str]
+    tmp: Path
+
+    @property
+    def control(self) -> str:
+        return self.env["MT_SANDBOX_CONTROL"]
+
+    def state(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.control + "/state", timeout=10) as resp:
+            return json.load(resp)
+
+    def sandbox(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, env=self.environ(), check=True,
+                       timeout=60, capture_output=True)
+
+    def deploy(self, version: str, *faults: str) -> None:
+        self.sandbox("deploy", "--version", version, *[a for f in faults for a in ("--fault", f)])
+
+    def helm_calls(self) -> list[list[str]]:
+        path = Path(self.env["MT_SANDBOX_STATE_DIR"]) / "helm-calls.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line)["argv"] for line in path.read_text().splitlines() if line.strip()]
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MT_SANDBOX_", "PYTEST_", "MT_REPORTS", "MT_FAKE_", "MT_GATE_", "MT_EXPECTED"))}
+        env.update(self.env)
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        env["MT_REPORTS_DIR"] = str(self.tmp / "reports")
+        env.update(extra)
+        return env
+
+    def gate(self, *args: str, env_file: str = "sandbox", **extra: str) -> Gated:
+        command = [sys.executable, "-m", "mt_verify", "gate", "--env", env_file, "--expected-version", BAD,
+                   "--tiers", TIERS, *args]
+        proc = subprocess.run(command, cwd=ROOT, env=self.environ(**extra), capture_output=True, text=True,
+                              timeout=600, stdin=subprocess.DEVNULL)
+        gate_json = self.tmp / "reports" / "gate.json"
+        result = json.loads(gate_json.read_text()) if gate_json.exists() else {}
+        return Gated(proc.returncode, proc.stdout + proc.stderr, result)
+
+
+@dataclass
+class Gated:
+    code: int
+    output: str
+    result: dict[str, Any]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    _, raw = cfg.load_raw("sandbox")
+    spec = cfg.Sandbox.model_validate(raw["sandbox"])
+    launched = launcher.launch(spec, [], file=cfg.ENVIRONMENTS_DIR / "sandbox.yaml")
+    try:
+        yield World(launched.env, tmp_path)
+    finally:
+        launched.stop()
+
+
+def test_bad_release_is_rolled_back_and_verified_green(world: World) -> None:
+    world.deploy(BAD, "health-down")
+    assert world.state()["served"]["version"] == BAD
+    run = world.gate("--rollback")
+    assert run.code == 1, run.output
+    # The previous release serves again, from a new Helm revision copied from the target.
+    state = world.state()
+    assert state["served"]["version"] == GOOD_BEFORE
+    assert not state["faults"]
+    (call,) = world.helm_calls()
+    assert call[:2] == ["rollback", "missing-table"]
+    assert call[3:8] == ["-n", "missing-table", "--wait", "--timeout", "60s"]
+    target = int(call[2])
+    history = {h["revision"]: h for h in state["helm_history"]}
+    assert max(history) > target
+    # Both verdicts: the release failed (confirmed), the verification after the rollback passed.
+    result = run.result
+    assert result["verdict"] == "failed" and result["exit_code"] == 1
+    assert result["confirmed_failures"] and not result["flaky"]
+    assert result["rollback"]["plan"]["target_version"] == GOOD_BEFORE
+    assert result["after_rollback"] == {**result["after_rollback"], "passed": True, "expected_version": GOOD_BEFORE}
+    assert [a["name"] for a in result["attempts"]] == ["attempt 1", "confirm", "after rollback"]
+
+
+def test_good_release_passes_and_nothing_is_rolled_back(world: World) -> None:
+    world.deploy(BAD)  # the name is the version number; shipped without a fault it is healthy
+    run = world.gate("--rollback")
+    assert run.code == 0, run.output
+    assert run.result["verdict"] == "passed"
+    assert world.helm_calls() == []
+    assert world.state()["served"]["version"] == BAD
+
+
+def test_dry_run_prints_the_command_and_changes_nothing(world: World) -> None:
+    world.deploy(BAD, "health-down")
+    run = world.gate("--rollback", "--dry-run")
+    assert run.code == 2, run.output
+    line = next(ln for ln in run.output.splitlines() if " rollback missing-table " in ln)
+    argv = line.split()
+    assert Path(argv[0]).name == "helm"
+    assert argv[1:] [:2] == ["rollback", "missing-table"] and "--wait" in argv and "60s" in argv
+    assert world.helm_calls() == []
+    assert world.state()["served"]["version"] == BAD
+    assert "dry run" in run.result["reason"]
+
+
+def test_failure_that_passes_on_its_second_try_is_flaky_not_rolled_back(world: World) -> None:
+    world.deploy(BAD, "health-down")
+    # Between the attempts the fault goes away (a blip): the confirmation passes.
+    clear = f"{sys.executable} -m sandbox set-faults"
+    run = world.gate("--rollback", MT_GATE_BETWEEN_ATTEMPTS=clear)
+    assert run.code == 0, run.output
+    result = run.result
+    assert result["flaky"] and set(result["flaky"]) == set(result["gating_failures"])
+    assert not result["confirmed_failures"]
+    assert "FLAKY" in run.output
+    assert world.helm_calls() == []
+    # Both attempts are in the results: failed first, passed second.
+    first, second = result["attempts"]
+    flaky = result["flaky"][0]
+    assert {t["nodeid"]: t["verdict"] for t in first["tests"]}[flaky] == "failed"
+    assert {t["nodeid"]: t["verdict"] for t in second["tests"]}[flaky] == "passed"
+
+
+def test_failed_rollback_exits_3(world: World) -> None:
+    world.deploy(BAD, "health-down")
+    run = world.gate("--rollback", MT_FAKE_HELM_FAIL="1")
+    assert run.code == 3, run.output
+    assert len(world.helm_calls()) == 1
+    assert world.state()["served"]["version"] == BAD
+    assert "the rollback failed" in run.result["reason"]
+
+
+def test_no_rollback_reports_a_confirmed_failure_with_exit_2(world: World) -> None:
+    world.deploy(BAD, "health-down")
+    run = world.gate("--no-rollback")
+    assert run.code == 2, run.output
+    assert run.result["confirmed_failures"] and world.helm_calls() == []
+
+
+def test_cluster_unreachable_is_a_suite_error_never_a_rollback(world: World) -> None:
+    world.deploy(BAD, "health-down", "kube-unreachable")
+    run = world.gate("--rollback")
+    assert run.code == 4, run.output
+    assert run.result["verdict"] == "error"
+    assert world.helm_calls() == []
+    assert world.state()["served"]["version"] == BAD
+
+
+def test_bad_configuration_is_a_suite_error(world: World, tmp_path: Path) -> None:
+    text = (cfg.ENVIRONMENTS_DIR / "sandbox.yaml").read_text().replace("rollback:\n", "rollback:\n  stratgy: helm\n")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text)
+    world.deploy(BAD, "health-down")
+    run = world.gate("--rollback", env_file=str(broken))
+    assert run.code == 4, run.output
+    assert "stratgy" in run.output and "unknown field" in run.output
+    assert world.helm_calls() == []
+
+
+def test_missing_helm_is_an_error_with_an_install_hint(world: World) -> None:
+    world.deploy(BAD, "health-down")
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != str(BIN))
+    run = world.gate("--rollback", PATH=path)
+    assert run.code == 4, run.output
+    assert "install Helm" in run.output
+    assert run.result["attempts"] == []  # checked before any test ran
+
+
+def test_non_gating_failure_is_reported_but_not_rolled_back(world: World, tmp_path: Path) -> None:
+    text = (cfg.ENVIRONMENTS_DIR / "sandbox.yaml").read_text() + "\ngate:\n  markers: gate and not health\n"
+    env_file = tmp_path / "sandbox-nongating.yaml"
+    env_file.write_text(text)
+    world.deploy(BAD, "health-down")
+    run = world.gate("--rollback", env_file=str(env_file))
+    assert run.code == 0, run.output
+    assert run.result["non_gating_failures"] and not run.result["gating_failures"]
+    assert world.helm_calls() == []
