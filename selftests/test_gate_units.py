@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,27 @@ def test_cli_imports_stay_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def _cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MT_SANDBOX_", "MT_REPORTS"))}
+    env["MT_REPORTS_DIR"] = str(tmp / "reports")
+    return subprocess.run([sys.executable, "-m", "mt_verify", *args], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("args", [
+    ("gate", "--env", "sandbox"),                                            # --expected-version missing
+    ("gate", "--env", "sandbox", "--expected-version", "1.2.3", "--tiers", "nope"),
+    ("gate", "--env", "no-such-env", "--expected-version", "1.29.3.1361"),
+    ("gate", "--env", "sandbox", "--expected-version", "not a version!"),
+])
+def test_gate_usage_and_config_errors_exit_4(args: tuple[str, ...], tmp_path: Path) -> None:
+    proc = _cli(*args, tmp=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+
+
+def test_run_with_an_unknown_environment_exits_like_pytest_usage_error(tmp_path: Path) -> None:
+    proc = _cli("run", "--env", "no-such-env", tmp=tmp_path)
+    assert proc.returncode == 4
+    assert "unknown environment" in proc.stderr

@@ -16,6 +16,8 @@ from pathlib import Path
 from mt_verify.gate import EXIT_MEANINGS, TIERS, GateExit, GateOptions, run_gate
 
 RUN_TIMEOUT_S = 3600.0
+#: A usage error exits 4, as pytest's does (and as the gate's "could not verify").
+USAGE_ERROR = 4
 
 _GATE_EPILOG = "exit codes:\n" + "\n".join(
     f"  {int(code)}  {EXIT_MEANINGS[code]}" for code in GateExit
@@ -90,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in args_in:
         cut = args_in.index("--")
         args_in, extra = args_in[:cut], args_in[cut + 1:]
-    args = build_parser().parse_args(args_in)
+    try:
+        args = build_parser().parse_args(args_in)
+    except SystemExit as exc:  # argparse's usage error is 2, which the gate means as "failed, not rolled back"
+        return USAGE_ERROR if exc.code == 2 else int(exc.code or 0)
     if args.command == "run":
         return cmd_run(args.env, args.expected_version, extra, timeout_s=args.timeout)
     if args.command == "gate":

@@ -148,6 +148,8 @@ class Gate:
         self.out = out
         self.echo = out if echo_pytest else None
         self.result = GateResult(env=options.env, expected=options.expected_version)
+        #: Set once a rollback command has been started: from then on, trouble means exit 3, not 4.
+        self.acted = False
 
     # -- output ------------------------------------------------------------------------------
 
@@ -169,6 +171,15 @@ class Gate:
             pass
         except cfg.ConfigError as exc:
             self.result.exit, self.result.verdict, self.result.reason = GateExit.ERROR, "error", str(exc)
+        except (Exception, KeyboardInterrupt) as exc:  # never exit 1 ("rolled back") by accident
+            what = ("interrupted" if isinstance(exc, KeyboardInterrupt)
+                    else f"internal error: {type(exc).__name__}: {exc}")
+            if self.acted:
+                self.result.exit, self.result.verdict = GateExit.ROLLBACK_FAILED, "failed"
+                self.result.reason = f"{what} during or after the rollback; check the release by hand"
+            else:
+                self.result.exit, self.result.verdict = GateExit.ERROR, "error"
+                self.result.reason = f"{what}; nothing was rolled back"
         self.result.duration_s = time.monotonic() - started
         self._write()
         return self.result
@@ -356,6 +367,7 @@ class Gate:
         try:
             for command in plan.commands:
                 self.say("running: " + shlex.join(command))
+            self.acted = True
             executions = strategy.execute(plan)
             info["executions"] = [e.to_json() for e in executions]
             bad = next((e for e in executions if e.returncode != 0), None)
