@@ -22,6 +22,8 @@ from mt_verify.redact import register_secret
 from mt_verify.release import ExpectedRelease, ReleaseError, ServedRelease
 from mt_verify.session import ENV_KEY, EXPECTED_KEY
 
+pytest_plugins = ["mt_verify.reporting.plugin"]
+
 TESTS_DIR = cfg.ROOT / "tests"
 
 
