@@ -1,0 +1,431 @@
+"""The run's verdict on one screen: ``summary.json`` (for machines, schema in ``SCHEMA.md``) and ``summary.md``
+(the same content for people), both in the run folder.
+
+The JSON is the source of truth: :func:`render_markdown` is a pure function of it, so :func:`add_gate_section`
+can add the gate's decision later by loading the JSON, adding ``gate`` and writing both files again.
+
+Traffic lights per area (row): ``green`` passed; ``yellow`` passed with a warning (a :class:`CheckWarning`, or a
+test that passed only after a rerun); ``red`` a test failed (``status: failed``) or the suite could not check
+(``status: error``: unreachable target, suite bug; never a reason to roll back); ``grey`` nothing ran (not
+selected, or every test skipped), with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mt_verify.redact import redact_text
+from mt_verify.reporting.areas import AREAS, OTHER, order_key
+
+SCHEMA_VERSION = 1
+JSON_NAME = "summary.json"
+MD_NAME = "summary.md"
+STEP_SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
+
+#: One line of reason is cut to this many characters.
+REASON_MAX = 240
+
+LIGHT_ICON = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
+STATUS_ICON = {"passed": "🟢", "warning": "🟡", "failed": "🔴", "error": "⛔", "skipped": "⚪", "not_run": "⚪"}
+VERDICT_TEXT = {
+    "passed": "🟢 PASSED",
+    "passed_with_warnings": "🟡 PASSED WITH WARNINGS",
+    "failed": "🔴 FAILED",
+    "error": "⛔ SUITE ERROR (could not check)",
+    "no_tests": "⚪ NO TESTS RAN",
+}
+
+
+def one_line(text: object, limit: int = REASON_MAX) -> str:
+    """The first non-empty line of ``text``, redacted and cut to ``limit`` characters."""
+    for line in str(text or "").splitlines():
+        line = " ".join(line.split())
+        if line:
+            line = redact_text(line)
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+@dataclass
+class TestRecord:
+    """What the controller learnt about one test from its reports (every phase, every rerun)."""
+
+    nodeid: str
+    area: str = OTHER
+    tier: str | None = None
+    gate: bool = False
+    phases: dict[str, str] = field(default_factory=dict)
+    verdicts: list[str] = field(default_factory=list)
+    reason: str = ""
+    skip_reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    reruns: int = 0
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        """pytest's word: ``failed`` (the test body), ``error`` (setup/teardown/collection), ``skipped``, ``passed``."""
+        if self.phases.get("call") == "failed":
+            return "failed"
+        if "failed" in self.phases.values():
+            return "error"
+        if "skipped" in self.phases.values():
+            return "skipped"
+        return "passed"
+
+    @property
+    def verdict(self) -> str:
+        """What it means for the gate: ``failed`` = the application is wrong, ``error`` = the suite could not
+        check; else the outcome (``passed``/``skipped``)."""
+        if "failed" in self.verdicts:
+            return "failed"
+        if "error" in self.verdicts:
+            return "error"
+        return self.outcome
+
+    @property
+    def status(self) -> str:
+        """This test's light as a word: passed, warning, failed, error, skipped."""
+        verdict = self.verdict
+        if verdict in ("failed", "error"):
+            return verdict
+        if verdict == "skipped":
+            return "skipped"
+        return "warning" if self.warnings or self.reruns else "passed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "area": self.area,
+            "tier": self.tier,
+            "gate": self.gate,
+            "outcome": self.outcome,
+            "mt_verdict": self.verdict,
+            "status": self.status,
+            "reason": self.reason if self.verdict in ("failed", "error") else
+            (self.skip_reason if self.verdict == "skipped" else ""),
+            "warnings": list(self.warnings),
+            "flaky": self.reruns > 0 and self.verdict == "passed",
+            "reruns": self.reruns,
+            "duration_s": round(self.duration_s, 3),
+            "evidence": list(self.evidence),
+        }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[str, Any]]:
+    by_area: dict[str, list[dict[str, Any]]] = {name: [] for name in AREAS}
+    for t in tests:
+        by_area.setdefault(t["area"], []).append(t)
+    rows = []
+    for name in sorted(by_area, key=order_key):
+        members = by_area[name]
+        counts = {k: 0 for k in ("passed", "warning", "failed", "error", "skipped")}
+        for t in members:
+            counts[t["status"]] += 1
+        red = [t for t in members if t["status"] in ("failed", "error")]
+        yellow = [t for t in members if t["status"] == "warning"]
+        reason = ""
+        if not members:
+            light, status, reason = "grey", "not_run", not_run_reason
+        elif red:
+            light = "red"
+            status = "failed" if counts["failed"] else "error"
+            first = next(t for t in red if t["status"] == status)
+            reason = first["reason"] or first["nodeid"]
+            if status == "error":
+                reason = f"could not check: {reason}" if not reason.startswith("SUITE ERROR") else reason
+            if len(red) > 1:
+                reason += f" (+{len(red) - 1} more)"
+        elif yellow:
+            light, status = "yellow", "warning"
+            first = yellow[0]
+            reason = first["warnings"][0] if first["warnings"] else \
+                f"flaky: passed after {_plural(first['reruns'], 'rerun')} ({first['nodeid']})"
+            more = sum(len(t["warnings"]) or 1 for t in yellow) - 1
+            if more > 0:
+                reason += f" (+{more} more)"
+        elif counts["passed"]:
+            light, status = "green", "passed"
+        else:
+            light, status = "grey", "skipped"
+            reason = next((t["reason"] for t in members if t["reason"]), "skipped")
+        if name == OTHER and not members:
+            continue
+        rows.append({"name": name, "light": light, "status": status, "reason": one_line(reason),
+                     "tests": len(members), "counts": counts})
+    return rows
+
+
+def verdict_of(tests: Iterable[Mapping[str, Any]]) -> str:
+    statuses = [t["status"] for t in tests]
+    if not statuses or all(s == "skipped" for s in statuses):
+        return "no_tests"
+    if "failed" in statuses:
+        return "failed"
+    if "error" in statuses:
+        return "error"
+    if "warning" in statuses:
+        return "passed_with_warnings"
+    return "passed"
+
+
+def _counts(tests: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    out = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0, "warnings": 0, "flaky": 0}
+    for t in tests:
+        out["total"] += 1
+        out[t["mt_verdict"]] = out.get(t["mt_verdict"], 0) + 1
+        out["warnings"] += len(t["warnings"])
+        out["flaky"] += bool(t["flaky"])
+    return out
+
+
+def build(
+    records: Iterable[TestRecord],
+    *,
+    environment: Mapping[str, Any],
+    version: Mapping[str, Any],
+    run: Mapping[str, Any],
+    not_run_reason: str = "not run: no test of this area was selected",
+) -> dict[str, Any]:
+    """The summary document (see ``SCHEMA.md``)."""
+    from mt_verify import __version__
+
+    tests = [r.to_json() for r in sorted(records, key=lambda r: (order_key(r.area), r.nodeid))]
+    gate_tests = [t for t in tests if t["gate"]]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "suite": {"name": "mt-verify", "version": __version__},
+        "environment": dict(environment),
+        "run": dict(run),
+        "version": dict(version),
+        "verdict": verdict_of(tests),
+        "gate_verdict": verdict_of(gate_tests),
+        "counts": _counts(tests),
+        "gate_counts": _counts(gate_tests),
+        "areas": _area_rows(tests, not_run_reason),
+        "tests": tests,
+        "gate": None,
+    }
+
+
+# -- Markdown ----------------------------------------------------------------------------------------
+
+
+def _cell(text: object) -> str:
+    return str(text if text not in (None, "") else "—").replace("|", "\\|").replace("\n", " ")
+
+
+def _version_line(version: Mapping[str, Any]) -> tuple[str, str]:
+    expected = version.get("expected") or "not given"
+    served = version.get("served")
+    if served:
+        sha = version.get("served_commit_sha")
+        served_text = f"{served} ({sha[:7]})" if sha else str(served)
+        match = version.get("matches")
+        if match is True:
+            served_text += " ✅ matches"
+        elif match is False:
+            served_text += " ❌ differs from expected"
+        if version.get("served_varied"):
+            served_text += f" (varied during the run: {', '.join(version['served_varied'])})"
+    else:
+        served_text = "not observed (no check read /api/version)"
+    return str(expected), served_text
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(round(seconds), 60)
+    return f"{minutes} min {sec:02d} s"
+
+
+def render_gate(gate: Mapping[str, Any]) -> str:
+    lines = ["### Gate", "", "| | |", "|---|---|", f"| Decision | **{_cell(gate.get('decision'))}** |"]
+    if gate.get("reason"):
+        lines.append(f"| Why | {_cell(gate['reason'])} |")
+    command = gate.get("rollback_command")
+    if command:
+        code = gate.get("rollback_exit_code")
+        tail = f" (exit {code})" if code is not None else ""
+        lines.append(f"| Rollback | `{_cell(command)}`{tail} |")
+    else:
+        lines.append("| Rollback | none taken |")
+    after = gate.get("verdict_after_rollback")
+    if after:
+        icon = VERDICT_TEXT.get(after, after)
+        lines.append(f"| Verdict after rollback | {icon} |")
+    if gate.get("after_run"):
+        lines.append(f"| Run after rollback | `{_cell(gate['after_run'])}` |")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(data: Mapping[str, Any]) -> str:
+    env = data.get("environment", {})
+    run = data.get("run", {})
+    counts = data.get("counts", {})
+    expected, served = _version_line(data.get("version", {}))
+    verdict = VERDICT_TEXT.get(data.get("verdict", ""), str(data.get("verdict")))
+    where = f"{env.get('name', '?')}" + (f" ({env['site_url']})" if env.get("site_url") else "")
+    tally = ", ".join(
+        f"{counts.get(k, 0)} {label}" for k, label in
+        (("passed", "passed"), ("failed", "failed"), ("error", "errors"), ("skipped", "skipped"))
+    )
+    extras = []
+    if counts.get("warnings"):
+        extras.append(_plural(counts["warnings"], "warning"))
+    if counts.get("flaky"):
+        extras.append(f"{counts['flaky']} flaky")
+    if extras:
+        tally += " · " + ", ".join(extras)
+    lines = [
+        f"## mt-verify · {env.get('name', '?')} · {verdict}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Environment | {_cell(where)} |",
+        f"| Expected version | {_cell(expected)} |",
+        f"| Served version | {_cell(served)} |",
+        f"| Duration | {_duration(run.get('duration_s'))} (started {_cell(run.get('started_at'))}) |",
+        f"| Tests | {tally} |",
+        "",
+        "| Area | | Tests | Reason |",
+        "|---|---|---|---|",
+    ]
+    for row in data.get("areas", []):
+        icon = STATUS_ICON.get(row["status"], "")
+        word = {"not_run": "not run"}.get(row["status"], row["status"])
+        c = row["counts"]
+        if row["tests"] == 0:
+            tests = "—"
+        else:
+            bad = c["failed"] + c["error"]
+            tests = f"{bad}/{row['tests']} red" if bad else f"{c['passed'] + c['warning']}/{row['tests']} passed"
+        lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {_cell(row['reason'])} |")
+    bad_tests = [t for t in data.get("tests", []) if t["status"] in ("failed", "error", "warning")]
+    if bad_tests:
+        lines += ["", "<details><summary>Red and yellow tests</summary>", ""]
+        for t in bad_tests[:25]:
+            text = t["reason"] or "; ".join(t["warnings"]) or ("flaky" if t["flaky"] else "")
+            gate = " [gate]" if t["gate"] else ""
+            lines.append(f"- {STATUS_ICON[t['status']]} `{t['nodeid']}`{gate}: {_cell(text)}")
+        if len(bad_tests) > 25:
+            lines.append(f"- … and {len(bad_tests) - 25} more (summary.json)")
+        lines += ["", "</details>"]
+    if run.get("dir"):
+        lines += ["", f"Reports: `{run['dir']}` (summary.json, junit.xml, allure-results/, evidence/)"]
+    text = "\n".join(lines) + "\n"
+    if data.get("gate"):
+        text += "\n" + render_gate(data["gate"])
+    return text
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write(run_dir: Path, data: Mapping[str, Any]) -> str:
+    """Write ``summary.json`` and ``summary.md`` into ``run_dir``; return the Markdown."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    markdown = render_markdown(data)
+    _write_atomic(run_dir / JSON_NAME, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    _write_atomic(run_dir / MD_NAME, markdown)
+    return markdown
+
+
+def append_step_summary(markdown: str, environ: Mapping[str, str] | None = None) -> None:
+    """Append to the GitHub Actions job summary when ``GITHUB_STEP_SUMMARY`` is set."""
+    target = (os.environ if environ is None else environ).get(STEP_SUMMARY_VAR)
+    if not target:
+        return
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        fh.write("\n")
+
+
+def load(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / JSON_NAME).read_text(encoding="utf-8"))
+
+
+_GATE_ALIASES = {
+    "verdict_after": "verdict_after_rollback",
+    "after_verdict": "verdict_after_rollback",
+    "rollback_returncode": "rollback_exit_code",
+    "rollback_rc": "rollback_exit_code",
+    "command": "rollback_command",
+}
+_GATE_FIELDS = ("decision", "reason", "rollback_command", "rollback_exit_code", "verdict_after_rollback", "after_run")
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {str(k): _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def normalise_gate(gate: Mapping[str, Any]) -> dict[str, Any]:
+    """The gate section in its documented shape (``SCHEMA.md``): known fields first, the rest under ``details``."""
+    raw = {_GATE_ALIASES.get(k, k): v for k, v in gate.items()}
+    if not raw.get("decision"):
+        raise ValueError("add_gate_section: 'decision' is required (e.g. 'rollback', 'no rollback', 'proceed')")
+    command = raw.get("rollback_command")
+    if isinstance(command, list | tuple):
+        command = shlex.join(str(part) for part in command)
+    code = raw.get("rollback_exit_code")
+    out: dict[str, Any] = {
+        "decision": str(raw["decision"]),
+        "reason": one_line(raw.get("reason", ""), 500) or None,
+        "rollback_command": redact_text(command) if command else None,
+        "rollback_exit_code": int(code) if code is not None else None,
+        "verdict_after_rollback": str(raw["verdict_after_rollback"]) if raw.get("verdict_after_rollback") else None,
+        "after_run": str(raw["after_run"]) if raw.get("after_run") else None,
+    }
+    details = {k: v for k, v in raw.items() if k not in _GATE_FIELDS}
+    out["details"] = _redact_value(details)
+    return out
+
+
+def add_gate_section(run_dir: Path, gate: dict[str, Any]) -> None:
+    """Record the gate's decision in this run's summary: rewrites ``summary.json`` (``gate``) and ``summary.md``
+    (a "Gate" section), and appends that section to ``$GITHUB_STEP_SUMMARY`` when set.
+
+    ``gate`` keys (``SCHEMA.md``): ``decision`` (required), ``reason``, ``rollback_command`` (str or argv list),
+    ``rollback_exit_code``, ``verdict_after_rollback`` (``passed``/``failed``/``error``/...), ``after_run``
+    (the run folder of the verification after the rollback); any other key is kept under ``details``.
+    Calling it again replaces the section. Without a ``summary.json`` (pytest did not finish) a minimal one is
+    written so that the decision is still on record.
+    """
+    run_dir = Path(run_dir)
+    section = normalise_gate(gate)
+    try:
+        data = load(run_dir)
+    except FileNotFoundError:
+        data = {"schema_version": SCHEMA_VERSION, "suite": {"name": "mt-verify"}, "environment": {},
+                "run": {"dir": str(run_dir)}, "version": {}, "verdict": "error", "gate_verdict": "error",
+                "counts": {}, "gate_counts": {}, "areas": [], "tests": [],
+                "note": "pytest wrote no summary for this run"}
+    data["gate"] = section
+    write(run_dir, data)
+    append_step_summary(render_gate(section))
