@@ -1,0 +1,317 @@
+"""The simulated cluster's REST surface: real Kubernetes paths, list and get with label and field selectors,
+``Status`` objects for errors, and Lease writes (the only objects a client may change)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sandbox.kube.world import OBJ, World, micro
+
+TOKEN = "sandbox-token"
+USER = "system:serviceaccount:mt-verify:mt-verify-readonly"
+
+#: (group, version, plural) -> (Kind, namespaced)
+RESOURCES: dict[tuple[str, str, str], tuple[str, bool]] = {
+    ("", "v1", "namespaces"): ("Namespace", False),
+    ("", "v1", "pods"): ("Pod", True),
+    ("", "v1", "services"): ("Service", True),
+    ("", "v1", "endpoints"): ("Endpoints", True),
+    ("", "v1", "events"): ("Event", True),
+    ("", "v1", "secrets"): ("Secret", True),
+    ("apps", "v1", "deployments"): ("Deployment", True),
+    ("apps", "v1", "replicasets"): ("ReplicaSet", True),
+    ("discovery.k8s.io", "v1", "endpointslices"): ("EndpointSlice", True),
+    ("networking.k8s.io", "v1", "ingresses"): ("Ingress", True),
+    ("coordination.k8s.io", "v1", "leases"): ("Lease", True),
+    ("networking.gke.io", "v1", "managedcertificates"): ("ManagedCertificate", True),
+    ("cert-manager.io", "v1", "certificates"): ("Certificate", True),
+    ("argoproj.io", "v1alpha1", "applications"): ("Application", True),
+}
+#: Custom resources exist only in the layout that installs their CRD.
+CRDS = {"helm": {"managedcertificates"}, "argocd": {"certificates", "applications"}}
+
+_PATH = re.compile(
+    r"^/(?:api/(?P<core>v1)|apis/(?P<group>[a-z0-9.-]+)/(?P<version>v[0-9a-z]+))"
+    r"(?:/namespaces/(?P<ns>[a-z0-9-]+))?(?:/(?P<plural>[a-z]+))?(?:/(?P<name>[A-Za-z0-9.-]+))?/?$")
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str, details: OBJ | None = None) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+
+
+def status_body(code: int, reason: str, message: str, details: OBJ | None = None) -> OBJ:
+    body: OBJ = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+                 "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+# -- selectors ---------------------------------------------------------------------------------------
+
+_SET = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+
+
+def _split_terms(text: str) -> list[str]:
+    terms, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            terms.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    terms.append(cur)
+    return [t.strip() for t in terms if t.strip()]
+
+
+def label_matcher(selector: str) -> Any:
+    """``a=b,c!=d,e in (f,g),h notin (i),j,!k`` -> predicate over a labels dict."""
+    tests = []
+    for term in _split_terms(selector):
+        m = _SET.match(term)
+        if m:
+            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
+            if op == "in":
+                tests.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
+            else:
+                tests.append(lambda lb, k=key, vs=values: lb.get(k) not in vs)
+        elif "!=" in term:
+            key, value = (s.strip() for s in term.split("!=", 1))
+            tests.append(lambda lb, k=key, v=value: lb.get(k) != v)
+        elif "=" in term:
+            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
+            tests.append(lambda lb, k=key, v=value: lb.get(k) == v)
+        elif term.startswith("!"):
+            absent = term[1:].strip()
+            tests.append(lambda lb, k=absent: k not in lb)
+        elif re.match(r"^[A-Za-z0-9./_-]+$", term):
+            tests.append(lambda lb, k=term: k in lb)
+        else:
+            raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
+    return lambda labels: all(t(labels or {}) for t in tests)
+
+
+FIELDS = {"metadata.name", "metadata.namespace", "type", "reason", "involvedObject.kind", "involvedObject.name",
+          "involvedObject.namespace", "involvedObject.uid", "status.phase", "spec.nodeName"}
+
+
+def _dig(obj: OBJ, path: str) -> str:
+    cur: Any = obj
+    for part in path.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return "" if cur is None else str(cur)
+
+
+def field_matcher(selector: str) -> Any:
+    tests = []
+    for term in _split_terms(selector):
+        neg = "!=" in term
+        key, value = (s.strip() for s in term.replace("==", "=").split("!=" if neg else "=", 1))
+        if key not in FIELDS:
+            known = ", ".join(sorted(FIELDS))
+            raise ApiError(400, "BadRequest", f'"{key}" is not a known field selector: only "{known}"')
+        tests.append((key, value, neg))
+    return lambda obj: all((_dig(obj, k) != v) if n else (_dig(obj, k) == v) for k, v, n in tests)
+
+
+# -- handler -----------------------------------------------------------------------------------------
+
+class Cluster:
+    """The world plus the lock every request holds while it reads or writes it."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.lock = threading.RLock()
+
+    def _resource(self, m: re.Match[str]) -> tuple[str, str, str, str | None, str | None]:
+        group = "" if m.group("core") else m.group("group")
+        version = m.group("core") or m.group("version")
+        ns, plural, name = m.group("ns"), m.group("plural"), m.group("name")
+        if plural is None and ns is not None and group == "":  # /api/v1/namespaces/NAME
+            return group, version, "namespaces", None, ns
+        if plural is None and ns is None and name is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if plural is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        key = (group, version, plural)
+        if key not in RESOURCES:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        crd_owner = next((layout for layout, names in CRDS.items() if plural in names), None)
+        if crd_owner is not None and crd_owner != self.world.layout:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return group, version, plural, ns, name
+
+    def get(self, path: str, query: dict[str, str]) -> OBJ:
+        m = _PATH.match(path)
+        if not m:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        group, version, plural, ns, name = self._resource(m)
+        kind, namespaced = RESOURCES[(group, version, plural)]
+        if query.get("watch") in ("true", "1"):
+            raise ApiError(405, "MethodNotAllowed", "watch is not supported by the sandbox cluster")
+        with self.lock:
+            self.world.observe()
+            objects = self.world.render()[plural]
+            rv = str(self.world.rv)
+        if plural == "namespaces":
+            if name is not None:
+                found = next((o for o in objects if o["metadata"]["name"] == name), None)
+                if found is None:
+                    raise ApiError(404, "NotFound", f'namespaces "{name}" not found',
+                                   {"name": name, "kind": "namespaces"})
+                return found
+            return self._list(kind, group, version, objects, rv, query)
+        if namespaced and ns is not None:
+            objects = [o for o in objects if o["metadata"].get("namespace") == ns]
+        if name is not None:
+            found = next((o for o in objects if o["metadata"]["name"] == name), None)
+            if found is None:
+                raise ApiError(404, "NotFound", f'{plural}.{group or "core"} "{name}" not found'.replace(".core", ""),
+                               {"name": name, "group": group, "kind": plural})
+            return found
+        return self._list(kind, group, version, objects, rv, query)
+
+    def _list(self, kind: str, group: str, version: str, objects: list[OBJ], rv: str, query: dict[str, str]) -> OBJ:
+        if query.get("labelSelector"):
+            match = label_matcher(query["labelSelector"])
+            objects = [o for o in objects if match(o["metadata"].get("labels"))]
+        if query.get("fieldSelector"):
+            fmatch = field_matcher(query["fieldSelector"])
+            objects = [o for o in objects if fmatch(o)]
+        if query.get("limit"):
+            objects = objects[: max(int(query["limit"]), 0) or None]
+        return {"apiVersion": f"{group}/{version}" if group else version, "kind": f"{kind}List",
+                "metadata": {"resourceVersion": rv}, "items": objects}
+
+    # Leases: the one kind a client may write (the gate's rollback lock).
+    def write(self, method: str, path: str, body: OBJ | None) -> tuple[int, OBJ]:
+        m = _PATH.match(path)
+        if not m:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        group, _version, plural, ns, name = self._resource(m)
+        if plural != "leases" or ns is None:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+            raise ApiError(403, "Forbidden", f'{plural} is forbidden: User "{USER}" cannot {verb} resource '
+                                             f'"{plural}" in API group "{group}" in the namespace "{ns}"')
+        with self.lock:
+            world = self.world
+            if ns not in world.namespaces():
+                raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
+            if method == "POST":
+                body = body or {}
+                lname = (body.get("metadata") or {}).get("name")
+                if not lname:
+                    raise ApiError(422, "Invalid", "Lease is invalid: metadata.name: Required value")
+                if (ns, lname) in world.leases:
+                    raise ApiError(409, "AlreadyExists", f'leases.coordination.k8s.io "{lname}" already exists',
+                                   {"name": lname, "group": "coordination.k8s.io", "kind": "leases"})
+                return 201, self._store(ns, lname, body, None)
+            key = (ns, name or "")
+            current = world.leases.get(key)
+            if current is None:
+                raise ApiError(404, "NotFound", f'leases.coordination.k8s.io "{name}" not found',
+                               {"name": name, "group": "coordination.k8s.io", "kind": "leases"})
+            if method == "PUT":
+                body = body or {}
+                want = (body.get("metadata") or {}).get("resourceVersion")
+                if want and want != current["metadata"]["resourceVersion"]:
+                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on leases.coordination.k8s.io '
+                                                    f'"{name}": the object has been modified; please apply your '
+                                                    "changes to the latest version and try again")
+                return 200, self._store(ns, name or "", body, current)
+            if method == "DELETE":
+                want = ((body or {}).get("preconditions") or {}).get("resourceVersion")
+                if want and want != current["metadata"]["resourceVersion"]:
+                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on leases.coordination.k8s.io '
+                                                    f'"{name}": the ResourceVersion in the precondition ({want}) '
+                                                    "does not match the ResourceVersion in record")
+                del world.leases[key]
+                world.bump()
+                return 200, status_body(200, "", "") | {"status": "Success", "details": {"name": name}}
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on leases by the sandbox cluster")
+
+    def _store(self, ns: str, name: str, body: OBJ, current: OBJ | None) -> OBJ:
+        meta = dict(body.get("metadata") or {})
+        meta.update(name=name, namespace=ns, resourceVersion=self.world.bump(),
+                    uid=current["metadata"]["uid"] if current else f"lease-{ns}-{name}-{time.monotonic_ns()}",
+                    creationTimestamp=current["metadata"]["creationTimestamp"] if current else micro(time.time())[:19]
+                    + "Z")
+        obj = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
+               "spec": copy.deepcopy(body.get("spec") or {})}
+        self.world.leases[(ns, name)] = obj
+        return copy.deepcopy(obj)
+
+
+def handler_for(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, code: int, body: OBJ) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Audit-Id", f"{time.monotonic_ns():x}")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            try:
+                faults = cluster.world.faults
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}" or "kube-unauthorized" in faults:
+                    raise ApiError(401, "Unauthorized", "Unauthorized")
+                if "kube-forbidden" in faults:
+                    raise ApiError(403, "Forbidden", f'forbidden: User "{USER}" cannot {method.lower()} path '
+                                                     f'"{parts.path}"')
+                if parts.path == "/version":
+                    self._reply(200, {"major": "1", "minor": "35", "gitVersion": "v1.35.0-sandbox",
+                                      "platform": "linux/amd64"})
+                    return
+                if method == "GET":
+                    self._reply(200, cluster.get(parts.path, query))
+                    return
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    raise ApiError(400, "BadRequest", "the request body is not JSON") from None
+                code, out = cluster.write(method, parts.path, body)
+                self._reply(code, out)
+            except ApiError as exc:
+                self._reply(exc.code, status_body(exc.code, exc.reason, exc.message, exc.details))
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+        def do_PUT(self) -> None:
+            self._handle("PUT")
+
+        def do_PATCH(self) -> None:
+            self._handle("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._handle("DELETE")
+
+    return Handler
