@@ -58,10 +58,7 @@ def marks_for(area: str, tier: str | None, gate: bool) -> list[pytest.MarkDecora
         label(area, label_type="feature"),
         label("blocker" if gate else "normal", label_type="severity"),
     ]
-    if tier:
-        marks.append(label(tier, label_type="tag"))
-    if gate:
-        marks.append(label("gate", label_type="tag"))
+    # The pytest markers (health, gate, ...) already become Allure tags.
     title, anchor = RUNBOOK_MAIN
     marks.append(link(f"{base}#{anchor}", link_type="link", name=f"Runbook: {title}"))
     own = RUNBOOK_SECTIONS.get(area)
@@ -70,14 +67,19 @@ def marks_for(area: str, tier: str | None, gate: bool) -> list[pytest.MarkDecora
     return marks
 
 
-def _prop_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("=", "\\=").replace(":", "\\:")
+def _prop_escape(text: str, *, key: bool = False) -> str:
+    """Java properties escaping (Allure parses the file that way): separators only matter in keys."""
+    text = text.replace("\\", "\\\\").replace("\n", "\\n")
+    if key:
+        text = text.replace("=", "\\=").replace(":", "\\:").replace(" ", "\\ ")
+    return text
 
 
 def write_metadata(results: Path, properties: Mapping[str, str | None], executor: Mapping[str, Any]) -> None:
     """``environment.properties``, ``categories.json`` and ``executor.json`` in the Allure results folder."""
     results.mkdir(parents=True, exist_ok=True)
-    lines = [f"{_prop_escape(k)}={_prop_escape(str(v))}" for k, v in properties.items() if v not in (None, "")]
+    lines = [f"{_prop_escape(k, key=True)}={_prop_escape(str(v))}"
+             for k, v in properties.items() if v not in (None, "")]
     (results / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (results / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n", encoding="utf-8")
     (results / "executor.json").write_text(json.dumps(dict(executor), indent=2) + "\n", encoding="utf-8")

@@ -54,6 +54,7 @@ from mt_verify.reporting.evidence import evidence_dir, list_evidence
 ALLURE_DIR = "allure-results"
 JUNIT_NAME = "junit.xml"
 
+_WORKER_ALLURE_DIR = "mt_allure_dir"
 _WARNINGS_KEY = pytest.StashKey[dict[str, list[str]]]()
 _STATE_KEY = pytest.StashKey["Controller"]()
 
@@ -84,8 +85,9 @@ def _env_name(config: pytest.Config) -> str | None:
     return value if isinstance(value, str) and value else path.stem
 
 
-def _ensure_run_dir(config: pytest.Config) -> Path | None:
-    """This run's folder: ``$MT_REPORTS_DIR`` when the caller chose one, else a new ``reports/<env>-<UTC>/``.
+def _ensure_run_dir(config: pytest.Config) -> tuple[Path | None, str | None]:
+    """This run's folder: ``$MT_REPORTS_DIR`` when the caller chose one, else a new ``reports/<env>-<UTC>/``
+    (then also the previous target of ``reports/latest``, to restore if the run never starts).
 
     Made here (before allure-pytest and junitxml configure) so that their output can go into it; the root
     conftest sees ``$MT_REPORTS_DIR`` set and uses the same folder.
@@ -93,13 +95,15 @@ def _ensure_run_dir(config: pytest.Config) -> Path | None:
     current = rundir.current()
     if current is not None:
         current.mkdir(parents=True, exist_ok=True)
-        return current
+        return current, None
     name = _env_name(config)
     if name is None:
-        return None
+        return None, None
+    latest = rundir.REPORTS / "latest"
+    before = os.readlink(latest) if latest.is_symlink() else ""
     path = rundir.create(name)
     os.environ[rundir.RUN_DIR_VAR] = str(path)
-    return path
+    return path, before
 
 
 def _register_env_secrets(config: pytest.Config) -> None:
@@ -128,8 +132,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # Harmless on an xdist controller: it neither collects nor runs tests.
     config.pluginmanager.register(TestSide(config), "mt-verify-reports-tests")
     if _is_worker(config):
+        # xdist workers parse the command line again: the controller's choice arrives in workerinput.
+        chosen = config.workerinput.get(_WORKER_ALLURE_DIR)  # type: ignore[attr-defined]
+        if chosen and not getattr(config.option, "allure_report_dir", None):
+            config.option.allure_report_dir = chosen
         return
-    run_dir = _ensure_run_dir(config)
+    run_dir, latest_before = _ensure_run_dir(config)
     if run_dir is None:
         return
     allure_on = config.pluginmanager.hasplugin("allure_pytest")
@@ -138,6 +146,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(run_dir / JUNIT_NAME)
     controller = Controller(config, run_dir)
+    controller.latest_before = latest_before
     config.stash[_STATE_KEY] = controller
     config.pluginmanager.register(controller, "mt-verify-reports")
 
@@ -152,8 +161,12 @@ class TestSide:
         self.config = config
         self.probes: list[Any] = []
         self.seen: dict[int, int] = {}  # id(probe) -> history length when the previous test ended
-        allure_dir = getattr(config.option, "allure_report_dir", None)
-        self.allure = bool(allure_dir) and config.pluginmanager.hasplugin("allure_pytest")
+
+    @property
+    def allure(self) -> bool:
+        """Allure results are being written (the option is set by now: collection follows configure)."""
+        return bool(getattr(self.config.option, "allure_report_dir", None)) and \
+            self.config.pluginmanager.hasplugin("allure_pytest")
 
     # labels ---------------------------------------------------------------------------------------
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -309,12 +322,21 @@ class Controller:
         self.markdown: str | None = None
         self.data: dict[str, Any] | None = None
         self.scrubbed = 0
+        #: Set when this process made the run folder: where ``reports/latest`` pointed before ("" = nowhere).
+        self.latest_before: str | None = None
 
     def _record(self, nodeid: str) -> summ.TestRecord:
         rec = self.records.get(nodeid)
         if rec is None:
             rec = self.records[nodeid] = summ.TestRecord(nodeid)
         return rec
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist: tell each worker where Allure results go (workers do not see the controller's options)."""
+        allure_dir = getattr(self.config.option, "allure_report_dir", None)
+        if allure_dir:
+            node.workerinput[_WORKER_ALLURE_DIR] = str(allure_dir)
 
     def pytest_sessionstart(self) -> None:
         self.started = time.time()
@@ -487,9 +509,27 @@ class Controller:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Last line of defence: mask known secrets and JWTs in every text file of the run folder (JUnit is
         written after the summary; Allure results hold raw assertion text)."""
+        if self.latest_before is not None and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
+            self._forget_empty_run()
+            return
         self.scrubbed = scrub_tree(self.run_dir)
         if self.scrubbed:
             print(f"mt-verify: masked {self.scrubbed} secret occurrence(s) in {self.run_dir}", file=sys.stderr)
+
+
+    def _forget_empty_run(self) -> None:
+        """The run never started (usage error, sandbox did not start): no empty folder, ``latest`` as it was."""
+        try:
+            self.run_dir.rmdir()
+            latest = self.run_dir.parent / "latest"
+            if latest.is_symlink() and os.readlink(latest) == self.run_dir.name:
+                latest.unlink()
+                if self.latest_before:
+                    latest.symlink_to(self.latest_before)
+        except OSError:
+            pass
+        if os.environ.get(rundir.RUN_DIR_VAR) == str(self.run_dir):
+            os.environ.pop(rundir.RUN_DIR_VAR, None)
 
 
 _TEXT_SUFFIXES = {".json", ".txt", ".xml", ".md", ".properties", ".log", ".csv", ".html", ".yaml", ".yml"}

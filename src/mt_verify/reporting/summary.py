@@ -270,6 +270,17 @@ def render_gate(gate: Mapping[str, Any]) -> str:
         lines.append(f"| Verdict after rollback | {icon} |")
     if gate.get("after_run"):
         lines.append(f"| Run after rollback | `{_cell(gate['after_run'])}` |")
+    details = gate.get("details") or {}
+    for key, label in (("confirmed_failures", "Confirmed failures"), ("flaky", "Flaky (passed when run again)"),
+                       ("non_gating_failures", "Non-gating failures")):
+        items = details.get(key)
+        if isinstance(items, list) and items:
+            shown = ", ".join(f"`{_cell(i)}`" for i in items[:5])
+            if len(items) > 5:
+                shown += f" (+{len(items) - 5} more)"
+            lines.append(f"| {label} | {shown} |")
+    if details.get("exit_code") is not None:
+        lines.append(f"| Gate exit code | {_cell(details['exit_code'])} |")
     return "\n".join(lines) + "\n"
 
 
