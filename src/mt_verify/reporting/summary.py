@@ -143,8 +143,8 @@ def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[st
             status = "failed" if counts["failed"] else "error"
             first = next(t for t in red if t["status"] == status)
             reason = first["reason"] or first["nodeid"]
-            if status == "error":
-                reason = f"could not check: {reason}" if not reason.startswith("SUITE ERROR") else reason
+            if status == "error" and not reason.startswith(_SUITE_PREFIX):
+                reason = f"could not check: {reason}"
             if len(red) > 1:
                 reason += f" (+{len(red) - 1} more)"
         elif yellow:
@@ -222,8 +222,20 @@ def build(
 # -- Markdown ----------------------------------------------------------------------------------------
 
 
-def _cell(text: object) -> str:
-    return str(text if text not in (None, "") else "—").replace("|", "\\|").replace("\n", " ")
+def _cell(text: object, limit: int | None = None) -> str:
+    out = str(text if text not in (None, "") else "—").replace("\n", " ")
+    if limit is not None and len(out) > limit:
+        out = out[: limit - 1] + "…"
+    return out.replace("|", "\\|")
+
+
+#: Width of a reason in the Markdown table (summary.json keeps the whole line).
+MD_REASON = 150
+_SUITE_PREFIX = "SUITE ERROR (nothing was checked): "
+
+
+def _short_reason(text: str) -> str:
+    return "could not check: " + text[len(_SUITE_PREFIX):] if text.startswith(_SUITE_PREFIX) else text
 
 
 def _version_line(version: Mapping[str, Any]) -> tuple[str, str]:
@@ -325,16 +337,28 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         else:
             bad = c["failed"] + c["error"]
             tests = f"{bad}/{row['tests']} red" if bad else f"{c['passed'] + c['warning']}/{row['tests']} passed"
-        lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {_cell(row['reason'])} |")
-    bad_tests = [t for t in data.get("tests", []) if t["status"] in ("failed", "error", "warning")]
-    if bad_tests:
+        reason = _short_reason(row["reason"])
+        lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {_cell(reason, MD_REASON)} |")
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for t in data.get("tests", []):
+        if t["status"] in ("failed", "error", "warning"):
+            text = t["reason"] or "; ".join(t["warnings"]) or ("flaky: passed after a rerun" if t["flaky"] else "")
+            groups.setdefault((t["status"], _short_reason(text)), []).append(t)
+    if groups:
         lines += ["", "<details><summary>Red and yellow tests</summary>", ""]
-        for t in bad_tests[:25]:
-            text = t["reason"] or "; ".join(t["warnings"]) or ("flaky" if t["flaky"] else "")
-            gate = " [gate]" if t["gate"] else ""
-            lines.append(f"- {STATUS_ICON[t['status']]} `{t['nodeid']}`{gate}: {_cell(text)}")
-        if len(bad_tests) > 25:
-            lines.append(f"- … and {len(bad_tests) - 25} more (summary.json)")
+        order = {"failed": 0, "error": 1, "warning": 2}
+        for (status, text), members in sorted(groups.items(), key=lambda kv: order[kv[0][0]])[:12]:
+            icon = STATUS_ICON[status]
+            if len(members) == 1:
+                t = members[0]
+                gate = " [gate]" if t["gate"] else ""
+                lines.append(f"- {icon} `{t['nodeid']}`{gate}: {_cell(text, 300)}")
+            else:
+                names = ", ".join(f"`{m['nodeid'].rsplit('::', 1)[-1]}`" for m in members[:3])
+                more = f" +{len(members) - 3}" if len(members) > 3 else ""
+                lines.append(f"- {icon} {len(members)} tests ({names}{more}): {_cell(text, 300)}")
+        if len(groups) > 12:
+            lines.append(f"- … {len(groups) - 12} more reasons in summary.json")
         lines += ["", "</details>"]
     if run.get("dir"):
         lines += ["", f"Reports: `{run['dir']}` (summary.json, junit.xml, allure-results/, evidence/)"]
