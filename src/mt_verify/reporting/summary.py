@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -145,6 +146,7 @@ def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[st
             reason = first["reason"] or first["nodeid"]
             if status == "error" and not reason.startswith(_SUITE_PREFIX):
                 reason = f"could not check: {reason}"
+            reason = one_line(reason)
             if len(red) > 1:
                 reason += f" (+{len(red) - 1} more)"
         elif yellow:
@@ -152,6 +154,7 @@ def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[st
             first = yellow[0]
             reason = first["warnings"][0] if first["warnings"] else \
                 f"flaky: passed after {_plural(first['reruns'], 'rerun')} ({first['nodeid']})"
+            reason = one_line(reason)
             more = sum(len(t["warnings"]) or 1 for t in yellow) - 1
             if more > 0:
                 reason += f" (+{more} more)"
@@ -162,7 +165,7 @@ def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[st
             reason = next((t["reason"] for t in members if t["reason"]), "skipped")
         if name == OTHER and not members:
             continue
-        rows.append({"name": name, "light": light, "status": status, "reason": one_line(reason),
+        rows.append({"name": name, "light": light, "status": status, "reason": reason,
                      "tests": len(members), "counts": counts})
     return rows
 
@@ -232,6 +235,7 @@ def _cell(text: object, limit: int | None = None) -> str:
 #: Width of a reason in the Markdown table (summary.json keeps the whole line).
 MD_REASON = 150
 _SUITE_PREFIX = "SUITE ERROR (nothing was checked): "
+_MORE = re.compile(r"(.*?)( \(\+\d+ more\))?$", re.DOTALL)
 
 
 def _short_reason(text: str) -> str:
@@ -337,8 +341,9 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         else:
             bad = c["failed"] + c["error"]
             tests = f"{bad}/{row['tests']} red" if bad else f"{c['passed'] + c['warning']}/{row['tests']} passed"
-        reason = _short_reason(row["reason"])
-        lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {_cell(reason, MD_REASON)} |")
+        reason, more = _MORE.match(_short_reason(row["reason"])).groups()  # type: ignore[union-attr]
+        reason = _cell(reason, MD_REASON) + (more or "")
+        lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {reason} |")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for t in data.get("tests", []):
         if t["status"] in ("failed", "error", "warning"):
