@@ -101,7 +101,7 @@ def _ensure_run_dir(config: pytest.Config) -> tuple[Path | None, str | None]:
         return None, None
     latest = rundir.REPORTS / "latest"
     before = os.readlink(latest) if latest.is_symlink() else ""
-    path = rundir.create(name)
+    path = rundir.create(name, rundir.REPORTS)
     os.environ[rundir.RUN_DIR_VAR] = str(path)
     return path, before
 
@@ -455,6 +455,8 @@ class Controller:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.config.option.collectonly:
             return
+        # The sandbox hands its smoke password to the run after this plugin configured: learn it now.
+        _register_env_secrets(self.config)
         self.data = self.build(exitstatus)
         self.markdown = summ.write(self.run_dir, self.data)
         try:
