@@ -176,7 +176,9 @@ def test_cluster_unreachable_is_a_suite_error_never_a_rollback(world: World) -> 
     world.deploy(BAD, "health-down", "kube-unreachable")
     run = world.gate("--rollback")
     assert run.code == 4, run.output
-    assert run.result["verdict"] == "error"
+    # Either the deployment tier could not reach the cluster (a suite error), or the release failed its health
+    # checks and the rollback could not read the cluster: never a rollback, never exit 1-3.
+    assert "unreachable" in run.result["reason"], run.result["reason"]
     assert world.helm_calls() == []
     assert world.state()["served"]["version"] == BAD
 

@@ -244,12 +244,12 @@ class Gate:
         except MarkerExpressionError as exc:
             raise cfg.ConfigError(f"[{env.name}] gate.markers: {exc}") from None
         paths = self._tier_paths(env, list(opts.tiers or env.gate.tiers))
-        strategy = self._preflight(env)
-
         from mt_verify import rundir
 
         top = rundir.current() or rundir.create(env.name)
+        top.mkdir(parents=True, exist_ok=True)
         result.run_dir = top
+        strategy = self._preflight(env)
 
         first = self._pytest("attempt 1", paths, opts.expected_version, top, env)
         problem = first.suite_problem()

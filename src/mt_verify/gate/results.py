@@ -62,7 +62,9 @@ class Attempt:
             return f"pytest exited {self.returncode} ({PYTEST_EXIT.get(self.returncode, 'unknown exit code')})"
         if self.errors:
             names = ", ".join(r.nodeid for r in self.errors[:5]) + (" ..." if len(self.errors) > 5 else "")
-            return f"{len(self.errors)} test(s) could not check (suite error): {names}"
+            first = self.errors[0].message.removeprefix("SUITE ERROR (nothing was checked): ")
+            return f"{len(self.errors)} test(s) could not check (suite error): {names}" + (
+                f"; first: {first}" if first else "")
         if self.returncode == 1 and not self.failed:
             return "pytest exited 1 but its JUnit report names no failed test"
         if not self.results:
