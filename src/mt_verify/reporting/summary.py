@@ -340,7 +340,13 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             tests = "—"
         else:
             bad = c["failed"] + c["error"]
-            tests = f"{bad}/{row['tests']} red" if bad else f"{c['passed'] + c['warning']}/{row['tests']} passed"
+            ok = c["passed"] + c["warning"]
+            if bad:
+                tests = f"{bad}/{row['tests']} red"
+            elif ok:
+                tests = f"{ok}/{row['tests']} passed"
+            else:
+                tests = f"{c['skipped']}/{row['tests']} skipped"
         reason, more = _MORE.match(_short_reason(row["reason"])).groups()  # type: ignore[union-attr]
         reason = _cell(reason, MD_REASON) + (more or "")
         lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {reason} |")
