@@ -47,9 +47,10 @@ class ReportRun:
         return [t for t in self.summary["tests"] if all(t.get(k) == v for k, v in match.items())]
 
 
-def run_reports(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> ReportRun:
-    """``pytest *args`` in the repository, as an operator runs it, with the run folder in ``tmp/run``."""
-    run_dir = tmp / "run"
+def run_reports(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300,
+                run_name: str = "run") -> ReportRun:
+    """``pytest *args`` in the repository, as an operator runs it, with the run folder ``tmp/<run_name>``."""
+    run_dir = tmp / run_name
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith(("MT_SANDBOX_", "PYTEST_XDIST", "MT_REPORTS", "GITHUB_STEP_SUMMARY"))}
     environ.pop("PYTEST_ADDOPTS", None)
