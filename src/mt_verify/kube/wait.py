@@ -1,0 +1,64 @@
+"""Waiting for rollouts still in progress: bounded polling with back-off on a monotonic deadline.
+
+A Deployment whose rollout is under way (observedGeneration behind, or Progressing=True with a rolling reason) is
+read again until it completes, stalls (Progressing=False fails at once: no point waiting for a deadline the
+controller has already given up on), or ``kubernetes.rollout_timeout`` passes. Polling rather than a watch: one
+list call per round for all Deployments, and no long-lived connection through proxies.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mt_verify.kube.checks import rollout_state
+
+FIRST_PAUSE_S = 0.2
+MAX_PAUSE_S = 2.0
+
+
+@dataclass
+class Waited:
+    """The Deployments as last read, and how long the tier waited for them."""
+
+    deployments: dict[str, dict[str, Any]]
+    waited_s: float = 0.0
+    polls: int = 1
+    #: Deployments still in progress when the deadline passed.
+    timed_out: set[str] = field(default_factory=set)
+    #: Deployments that were in progress at the first read (each waited for).
+    waited_for: set[str] = field(default_factory=set)
+
+
+def wait_for_rollouts(
+    read: Callable[[], dict[str, dict[str, Any]]],
+    want: Mapping[str, int],
+    deadline_s: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], Any] | None = None,
+) -> Waited:
+    """``read()`` returns the Deployments by name; ``want`` maps each configured name to its replica count."""
+    pause = pause or threading.Event().wait  # an Event nobody sets: a timed pause, interruptible by design
+    started = clock()
+    interval = FIRST_PAUSE_S
+    result = Waited(read())
+    while True:
+        pending = {name for name, replicas in want.items()
+                   if name in result.deployments and rollout_state(result.deployments[name], replicas).in_progress}
+        if result.polls == 1:
+            result.waited_for = set(pending)
+        result.waited_s = clock() - started
+        if not pending:
+            return result
+        left = started + deadline_s - clock()
+        if left <= 0:
+            result.timed_out = pending
+            return result
+        pause(min(interval, left))
+        interval = min(interval * 1.6, MAX_PAUSE_S)
+        result.deployments = read()
+        result.polls += 1
