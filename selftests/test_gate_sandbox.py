@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from mt_verify import config as cfg
 from mt_verify import launcher
@@ -81,15 +82,34 @@ class Gated:
     result: dict[str, Any]
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    _, raw = cfg.load_raw("sandbox")
+def _launch(tmp_path: Path, raw: dict[str, Any]) -> Iterator[World]:
     spec = cfg.Sandbox.model_validate(raw["sandbox"])
     launched = launcher.launch(spec, [], file=cfg.ENVIRONMENTS_DIR / "sandbox.yaml")
     try:
         yield World(launched.env, tmp_path)
     finally:
         launched.stop()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    _, raw = cfg.load_raw("sandbox")
+    yield from _launch(tmp_path, raw)
+
+
+def argocd_env(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """The sandbox in prod's layout (``environments/sandbox-argocd.yaml``): an Argo CD Application with automated
+    sync, no Helm release, rollback.strategy argocd."""
+    path, raw = cfg.load_raw("sandbox-argocd")
+    assert raw["rollback"]["strategy"] == "argocd"
+    return path, raw
+
+
+def kube_api(world: World) -> Any:
+    from kubernetes import config as kconfig
+
+    return kconfig.new_client_from_config(config_file=world.env["MT_SANDBOX_KUBECONFIG"],
+                                          context=world.env["MT_SANDBOX_KUBE_CONTEXT"])
 
 
 def test_bad_release_is_rolled_back_and_verified_green(world: World) -> None:
@@ -114,6 +134,15 @@ def test_bad_release_is_rolled_back_and_verified_green(world: World) -> None:
     assert result["rollback"]["plan"]["target_version"] == GOOD_BEFORE
     assert result["after_rollback"] == {**result["after_rollback"], "passed": True, "expected_version": GOOD_BEFORE}
     assert [a["name"] for a in result["attempts"]] == ["attempt 1", "confirm", "after rollback"]
+    # The lock was taken for the rollback and given back.
+    assert result["rollback"]["lock"]["lease"] == "missing-table/mt-verify-rollback-missing-table"
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    with pytest.raises(ApiException) as gone:
+        client.CoordinationV1Api(kube_api(world)).read_namespaced_lease("mt-verify-rollback-missing-table",
+                                                                         "missing-table")
+    assert gone.value.status == 404
 
 
 def test_good_release_passes_and_nothing_is_rolled_back(world: World) -> None:
@@ -178,7 +207,8 @@ def test_cluster_unreachable_is_a_suite_error_never_a_rollback(world: World) -> 
     assert run.code == 4, run.output
     # Either the deployment tier could not reach the cluster (a suite error), or the release failed its health
     # checks and the rollback could not read the cluster: never a rollback, never exit 1-3.
-    assert "unreachable" in run.result["reason"], run.result["reason"]
+    reason = run.result["reason"]
+    assert "cannot reach" in reason or "unreachable" in reason, reason
     assert world.helm_calls() == []
     assert world.state()["served"]["version"] == BAD
 
@@ -212,3 +242,55 @@ def test_non_gating_failure_is_reported_but_not_rolled_back(world: World, tmp_pa
     assert run.code == 0, run.output
     assert run.result["non_gating_failures"] and not run.result["gating_failures"]
     assert world.helm_calls() == []
+
+
+def test_release_mid_operation_is_not_rolled_back(world: World) -> None:
+    world.deploy(BAD, "health-down", "helm-pending")
+    run = world.gate("--rollback")
+    assert run.code == 2, run.output
+    assert "mid-operation" in run.result["reason"] and "pending-upgrade" in run.result["reason"]
+    assert world.helm_calls() == []
+
+
+def test_another_gate_holding_the_lock_is_not_fought(world: World) -> None:
+    from datetime import UTC, datetime
+
+    from kubernetes import client
+
+    world.deploy(BAD, "health-down")
+    now = datetime.now(UTC)
+    lease = client.V1Lease(metadata=client.V1ObjectMeta(name="mt-verify-rollback-missing-table"),
+                           spec=client.V1LeaseSpec(holder_identity="mt-verify-gate/other-runner/42",
+                                                   lease_duration_seconds=600, acquire_time=now, renew_time=now))
+    client.CoordinationV1Api(kube_api(world)).create_namespaced_lease("missing-table", lease)
+    run = world.gate("--rollback")
+    assert run.code == 2, run.output
+    assert "in progress" in run.result["reason"] and "other-runner" in run.result["reason"]
+    assert world.helm_calls() == []
+    assert world.state()["served"]["version"] == BAD
+
+
+def test_argocd_layout_dry_run_prints_argocd_rollback_and_says_auto_sync_must_be_off(tmp_path: Path) -> None:
+    env_file, raw = argocd_env(tmp_path)
+    for world in _launch(tmp_path, raw):
+        world.deploy(BAD, "health-down")
+        run = world.gate("--rollback", "--dry-run", "--tiers", "health", env_file=str(env_file))
+        assert run.code == 2, run.output
+        line = next(ln for ln in run.output.splitlines() if " app rollback missing-table " in ln)
+        assert Path(line.split()[0]).name == "argocd"
+        assert "auto-sync" in run.output or "automated sync" in run.output
+        assert run.result["rollback"]["plan"]["blocker"]
+        assert world.state()["served"]["version"] == BAD
+
+
+def test_argocd_with_auto_sync_is_refused_not_forced(tmp_path: Path) -> None:
+    env_file, raw = argocd_env(tmp_path)
+    raw["rollback"]["binary"] = str(BIN / "helm")  # any executable: it must never be run
+    env_file = tmp_path / "sandbox-argocd.yaml"
+    env_file.write_text(yaml.safe_dump(raw))
+    for world in _launch(tmp_path, raw):
+        world.deploy(BAD, "health-down")
+        run = world.gate("--rollback", "--tiers", "health", env_file=str(env_file))
+        assert run.code == 2, run.output
+        assert "automated sync" in run.result["reason"]
+        assert world.helm_calls() == []

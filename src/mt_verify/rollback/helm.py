@@ -8,13 +8,11 @@ verification (rolling back would then undo someone else's release)."""
 
 from __future__ import annotations
 
-import base64
-import gzip
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from mt_verify.config import Environment
+from mt_verify.kube.helm import HelmDecodeError, HelmRevision, decode_release
 from mt_verify.release import ExpectedRelease
 from mt_verify.rollback import Execution, Plan, RollbackError, RollbackRefused, run_command
 from mt_verify.rollback.kubeapi import api_client, translated
@@ -36,41 +34,11 @@ class Revision:
         return f"revision {self.number} ({self.status}, {self.version or 'version unknown'})"
 
 
-def decode_release(data: str | bytes) -> dict[str, Any]:
-    """A release Secret's ``release`` value (as the API returns it) -> the release JSON.
-
-    Helm stores base64(gzip(JSON)); the API adds its own base64 on top of Secret data."""
-    raw = base64.b64decode(data)
-    try:
-        raw = base64.b64decode(raw, validate=True)
-    except ValueError:
-        pass
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    release = json.loads(raw)
-    if not isinstance(release, dict):
-        raise ValueError("release is not a JSON object")
-    return release
-
-
 def revision_of(release: dict[str, Any]) -> Revision:
-    info = release.get("info") or {}
-    values = release.get("config") or {}
-    chart = (release.get("chart") or {}).get("metadata") or {}
-    version = _str(values.get("version"))
-    build = _str(values.get("buildId"))
-    if version and build and not version.endswith("." + build):
-        version = f"{version}.{build}"
-    version = version or _str(chart.get("appVersion"))
-    sha = _str(values.get("commitSha"))
-    return Revision(number=int(release.get("version", 0)), status=str(info.get("status", "unknown")),
-                    version=version, commit_sha=sha,
-                    chart=f"{chart.get('name')}-{chart.get('version')}" if chart.get("name") else None,
-                    description=str(info.get("description", "")))
-
-
-def _str(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
+    """A decoded release (:func:`mt_verify.kube.helm.decode_release`) -> what the target choice needs."""
+    rev = HelmRevision.of(release)
+    return Revision(number=rev.number, status=rev.status, version=rev.release_version or rev.app_version,
+                    commit_sha=rev.commit_sha, chart=rev.chart, description=rev.description)
 
 
 def choose_target(revisions: list[Revision], failed: ExpectedRelease, to_revision: int | None,
@@ -135,9 +103,9 @@ class HelmStrategy:
                 continue
             try:
                 out.append(revision_of(decode_release(data)))
-            except (ValueError, OSError, TypeError) as exc:
+            except HelmDecodeError as exc:
                 raise RollbackError(f"{self.kube.namespace}/Secret/{secret.metadata.name}: cannot decode the Helm "
-                                    f"release ({type(exc).__name__})") from None
+                                    f"release ({exc})") from None
         return out
 
     def command(self, revision: int) -> list[str]:
