@@ -177,3 +177,14 @@ def test_run_with_an_unknown_environment_exits_like_pytest_usage_error(tmp_path:
     proc = _cli("run", "--env", "no-such-env", tmp=tmp_path)
     assert proc.returncode == 4
     assert "unknown environment" in proc.stderr
+
+
+@pytest.mark.parametrize(("fault", "code"), [(None, 0), ("version-drift", 1)])
+def test_run_exits_with_pytests_code_and_writes_its_reports(tmp_path: Path, fault: str | None, code: int) -> None:
+    args = ["run", "--env", "sandbox", "--no-html", "--", "tests/health", "-k", "served_version", "-q"]
+    if fault:
+        args += ["--sandbox-fault", fault]
+    proc = _cli(*args, tmp=tmp_path)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert (tmp_path / "reports" / "junit.xml").exists()
+    assert f"reports in {tmp_path / 'reports'}" in proc.stdout

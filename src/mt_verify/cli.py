@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--expected-version", metavar="VERSION", help="release to expect (1.29.2.1360, a SHA, or both)")
     r.add_argument("--timeout", type=float, default=RUN_TIMEOUT_S, metavar="SECONDS",
                    help=f"stop the run after this long (default {RUN_TIMEOUT_S:g})")
+    r.add_argument("--no-html", dest="html", action="store_false",
+                   help="skip the HTML report (summary.json, summary.md and junit.xml are still written)")
 
     g = sub.add_parser("gate", help="post-deploy gate: verify, confirm, roll back a confirmed failure",
                        description="Verify a release just deployed; on a confirmed failure of a gating check, roll "
@@ -97,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse's usage error is 2, which the gate means as "failed, not rolled back"
         return USAGE_ERROR if exc.code == 2 else int(exc.code or 0)
     if args.command == "run":
-        return cmd_run(args.env, args.expected_version, extra, timeout_s=args.timeout)
+        return cmd_run(args.env, args.expected_version, extra, timeout_s=args.timeout, html=args.html)
     if args.command == "gate":
         options = GateOptions(env=args.env, expected_version=args.expected_version, rollback=args.rollback,
                               dry_run=args.dry_run, to_revision=args.to_revision, tiers=args.tiers,
@@ -109,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cmd_report(args.env, args.run_dir, single_file=args.single_file)
 
 
-def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeout_s: float) -> int:
+def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeout_s: float,
+            html: bool = True) -> int:
     from mt_verify import config as cfg
     from mt_verify import rundir
 
@@ -134,14 +137,17 @@ def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeo
         code = 2  # pytest's "interrupted"
     except KeyboardInterrupt:
         code = 2
-    html = _render(run_dir, single_file=False, quiet=True)
-    print(f"mt-verify run: reports in {run_dir}" + (f" (HTML: {html})" if html else ""))
+    page = _render(run_dir, single_file=False, quiet=True) if html else None
+    print(f"mt-verify run: reports in {run_dir}" + (f" (HTML: {page})" if page else ""))
     return code
 
 
 def _runs(reports: Path, env: str | None) -> list[Path]:
+    """Run folders ``<env>-<UTC time>`` of one environment (``sandbox`` is not ``sandbox-argocd``), oldest first."""
     pattern = f"{env}-*" if env else "*-*"
-    return sorted((p for p in reports.glob(pattern) if p.is_dir() and not p.is_symlink()), key=lambda p: p.name)
+    runs = [p for p in reports.glob(pattern) if p.is_dir() and not p.is_symlink()
+            and (env is None or p.name.rsplit("-", 1)[0] == env)]
+    return sorted(runs, key=lambda p: p.name)
 
 
 def _render(run_dir: Path, *, single_file: bool, quiet: bool) -> Path | None:
@@ -166,9 +172,11 @@ def cmd_report(env: str | None, run_dir: Path | None, *, single_file: bool) -> i
     from mt_verify import rundir
 
     if run_dir is None:
-        runs = _runs(rundir.REPORTS, env)
+        # The newest run that finished writing its results (folders of runs still going, or that never started
+        # pytest, have none).
+        runs = [p for p in _runs(rundir.REPORTS, env) if (p / "summary.json").exists() or (p / "junit.xml").exists()]
         latest = rundir.REPORTS / "latest"
-        if env is None and latest.exists():
+        if env is None and latest.exists() and (latest / "summary.json").exists():
             run_dir = latest.resolve()
         elif runs:
             run_dir = runs[-1]
