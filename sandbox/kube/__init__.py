@@ -38,6 +38,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle/delayed-ACK stall
+        return sock, addr
+
 
 def _closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
