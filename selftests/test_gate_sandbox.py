@@ -294,3 +294,22 @@ def test_argocd_with_auto_sync_is_refused_not_forced(tmp_path: Path) -> None:
         assert run.code == 2, run.output
         assert "automated sync" in run.result["reason"]
         assert world.helm_calls() == []
+
+
+def test_kubectl_strategy_dry_run_undoes_each_deployment(world: World, tmp_path: Path) -> None:
+    from sandbox.release import Release
+
+    _, raw = cfg.load_raw("sandbox")
+    raw["rollback"].update(strategy="kubectl")
+    env_file = tmp_path / "sandbox-kubectl.yaml"
+    env_file.write_text(yaml.safe_dump(raw))
+    world.deploy(BAD, "health-down")
+    run = world.gate("--rollback", "--dry-run", env_file=str(env_file))
+    assert run.code == 2, run.output
+    names = [d["name"] for d in raw["kubernetes"]["deployments"]]
+    for name in names:
+        assert f"rollout undo deployment/{name} -n missing-table" in run.output
+        assert f"rollout status deployment/{name} -n missing-table --timeout=60s" in run.output
+    # The verification after it would expect the image tag of the ReplicaSet rolled back to.
+    assert run.result["rollback"]["plan"]["target_version"] == Release.make("1.29.2", 1360).sha7
+    assert world.state()["served"]["version"] == BAD
