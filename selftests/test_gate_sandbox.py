@@ -313,3 +313,13 @@ def test_kubectl_strategy_dry_run_undoes_each_deployment(world: World, tmp_path:
     # The verification after it would expect the image tag of the ReplicaSet rolled back to.
     assert run.result["rollback"]["plan"]["target_version"] == Release.make("1.29.2", 1360).sha7
     assert world.state()["served"]["version"] == BAD
+
+
+def test_to_revision_rolls_back_to_that_revision_and_expects_its_version(world: World) -> None:
+    world.deploy(BAD, "health-down")
+    run = world.gate("--rollback", "--to-revision", "1")
+    assert run.code == 1, run.output
+    (call,) = world.helm_calls()
+    assert call[2] == "1"
+    assert world.state()["served"]["version"] == "1.29.1.1352"
+    assert run.result["after_rollback"]["expected_version"] == "1.29.1.1352"
