@@ -129,6 +129,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             verdict = "failed"
         else:
             verdict = "error"  # an exception in the suite's own code
+        # On the item too: JUnit writes the properties of the item's last report (teardown).
+        item.user_properties.append(("mt_verdict", verdict))
         report.user_properties.append(("mt_verdict", verdict))
     return report
 
