@@ -152,6 +152,8 @@ class _Rs:
     created: float
     #: When it was last scaled up (its pods' creation).
     scaled_at: float
+    #: When the release rollout that made it current happened (``scaled_at`` moves with ``rollout-progressing``).
+    rolled_at: float = 0.0
 
     def name(self, c: Component) -> str:
         return f"{c.deployment}-{self.hash}"
@@ -341,10 +343,10 @@ class World:
             at = ro.at if c.follows_release else self.created
             if key in by_key:
                 rs = by_key[key]
-                rs.revision, rs.scaled_at = revision, at
+                rs.revision, rs.scaled_at, rs.rolled_at = revision, at, at
                 order.remove(key)
             else:
-                by_key[key] = _Rs(key, ro.release, short_hash(c.name, key), revision, at, at)
+                by_key[key] = _Rs(key, ro.release, short_hash(c.name, key), revision, at, at, at)
             order.append(key)
         current = by_key[order[-1]]
         if c.name == FAULTED and "rollout-progressing" in self.faults:
@@ -563,7 +565,7 @@ class World:
                 events.append(self._event("Pod", f"{old[-1].name(c)}-{short_hash('gone', n=5)}", "Unhealthy",
                                           f"Readiness probe failed: Get \"http://10.244.0.9:{c.port}/health\": "
                                           "dial tcp 10.244.0.9:8000: connect: connection refused",
-                                          at - 400, at - 120, count=3))
+                                          current.rolled_at - 400, current.rolled_at - 120, count=3))
         for pod in cur_pods:
             pname, t0 = pod["metadata"]["name"], at + 2
             events.append(self._event("Pod", pname, "Scheduled",

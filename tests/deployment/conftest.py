@@ -66,11 +66,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture
-def note(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
-    """Report a fact next to the result (terminal summary, JUnit property) without failing."""
+def note(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Report a fact next to the result (the terminal summary's "deployment tier" section; the report's user
+    properties) without failing."""
     def add(text: str) -> None:
         print(text)
-        record_property(NOTE, text)
+        request.node.user_properties.append((NOTE, text))
 
     return add
 

@@ -139,20 +139,20 @@ class Kube:
                 raise ClusterAccessError(
                     f"[{t.env}] the Kubernetes API at {self.server} rejected the suite's credentials ({detail}) "
                     f"on {what} ({t.where()}): the token or client certificate is expired or wrong. Next: "
-                    f"kubectl --context {t.context or '<context>'} auth whoami; refresh the credentials") from exc
+                    f"kubectl --context {t.context or '<context>'} auth whoami; refresh the credentials") from None
             if exc.status == 403:
                 raise Forbidden(
                     f"[{t.env}] forbidden: {what} ({t.where()}): {detail}. Next: "
                     f"{t.kubectl('auth can-i list pods')}; grant the read-only role in deploy/rbac-readonly.yaml"
-                ) from exc
+                ) from None
             raise ClusterAccessError(f"[{t.env}] the Kubernetes API at {self.server} failed {what} ({t.where()}): "
-                                     f"{detail}") from exc
+                                     f"{detail}") from None
         except (Urllib3Error, OSError) as exc:
             reason = _reason(exc)
             raise ClusterAccessError(
                 f"[{t.env}] cannot reach the Kubernetes API at {self.server} ({reason}) on {what} ({t.where()}). "
                 f"Next: kubectl --context {t.context or '<context>'} get ns {t.namespace}; check the kubeconfig's "
-                "server, the VPN or the cluster") from exc
+                "server, the VPN or the cluster") from None
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """``fn(*args, **kwargs)`` (a client API method) as parsed JSON, its errors translated."""
