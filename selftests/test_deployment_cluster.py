@@ -72,7 +72,7 @@ def test_in_cluster_when_no_kubeconfig_file_inside_a_pod(tmp_path: Path) -> None
 
 
 def test_unknown_context_is_a_suite_error(cluster: KubeHandle) -> None:
-    with pytest.raises(ClusterAccessError, match="cannot load Kubernetes credentials .*context nope"):
+    with pytest.raises(ClusterAccessError, match=r"cannot load Kubernetes credentials .*context nope"):
         kube(cluster, context="nope")
 
 
