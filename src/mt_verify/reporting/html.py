@@ -8,7 +8,8 @@
 History: Allure 3 keeps trends and flaky markers in a JSON-lines file; here it is ``<run>/history/history.jsonl``.
 Rendering copies the file of the previous run of the same environment (``previous``, or the newest earlier run that
 has one), appends any earlier runs that were never rendered, then lets Allure append this run. Rendering the same
-run again starts from the previous run's file again, so a run is never counted twice.
+run again starts from the history as it was before this run (kept in ``history/base.jsonl``), so a run is never
+counted twice and the catching up is done once.
 """
 
 from __future__ import annotations
@@ -103,15 +104,27 @@ def prepare_history(run_dir: Path, previous: Path | None, binary: Path) -> Path:
     target.unlink(missing_ok=True)
     earlier = _earlier_runs(run_dir, previous) if previous is not None else []
     seed_index = next((i for i in range(len(earlier) - 1, -1, -1) if _history_of(earlier[i]).is_file()), None)
-    if seed_index is not None:
-        shutil.copyfile(_history_of(earlier[seed_index]), target)
-        missing = earlier[seed_index + 1:]
+    seed = _history_of(earlier[seed_index]) if seed_index is not None else None
+    missing = earlier[seed_index + 1:] if seed_index is not None else earlier
+    missing = [r for r in missing[-CATCH_UP_MAX:]
+               if (r / ALLURE_DIR).is_dir() and any((r / ALLURE_DIR).glob("*-result.json"))]
+    # The history before this run, kept so that rendering this run again need not catch up again.
+    base, base_key = target.parent / "base.jsonl", target.parent / "base.json"
+    key = json.dumps({"seed": str(seed) if seed else None, "seed_size": seed.stat().st_size if seed else 0,
+                      "runs": [r.name for r in missing]})
+    if base.is_file() and base_key.is_file() and base_key.read_text(encoding="utf-8") == key:
+        shutil.copyfile(base, target)
+        return target
+    if seed is not None:
+        shutil.copyfile(seed, target)
+    for run in missing:
+        _run([str(binary), "history", str(run / ALLURE_DIR), "--history-path", str(target)], cwd=run_dir)
+    if target.is_file():
+        shutil.copyfile(target, base)
+        base_key.write_text(key, encoding="utf-8")
     else:
-        missing = earlier
-    for run in missing[-CATCH_UP_MAX:]:
-        results = run / ALLURE_DIR
-        if results.is_dir() and any(results.glob("*-result.json")):
-            _run([str(binary), "history", str(results), "--history-path", str(target)], cwd=run_dir)
+        base.unlink(missing_ok=True)
+        base_key.unlink(missing_ok=True)
     return target
 
 
