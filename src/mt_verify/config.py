@@ -192,11 +192,24 @@ class ArgoCd(_Model):
 
 
 class EventAllow(_Model):
-    """A warning event that is known noise: all given fields must match (regex on message)."""
+    """A warning event that is known noise: all given fields must match.
+
+    ``reason`` exactly; ``object`` a regex matched in full against ``kind/name`` (kind lower-cased, as kubectl
+    writes it: ``pod/missing-table-backend-.*``); ``message`` a regex searched in the message."""
 
     reason: str | None = None
     object: str | None = None
     message: str | None = None
+
+    @field_validator("object", "message")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {v!r} ({exc})") from None
+        return v
 
 
 class Kubernetes(_Model):
