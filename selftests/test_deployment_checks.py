@@ -130,8 +130,8 @@ def test_image_mismatch_names_pod_container_expected_actual() -> None:
         p["spec"]["containers"][0]["image"] = spec_image
         p["status"]["containerStatuses"][0]["image"] = status_image
     assert checks.image_mismatches([good, drift, running_old], ["c"], "abc1234") == [
-        "pod drift container c: expected tag abc1234, got repo/app:old0000",
-        "pod running-old container c: expected tag abc1234, got repo/app:old0000"]
+        "container c runs repo/app:old0000 in pods drift, running-old"]
+    assert checks.image_mismatches([drift], ["c"], "abc1234") == ["container c runs repo/app:old0000 in pod drift"]
     assert "no container 'web'" in checks.image_mismatches([good], ["web"], "abc1234")[0]
 
 

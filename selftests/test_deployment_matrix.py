@@ -117,7 +117,8 @@ def test_failure_names_environment_resource_expected_actual_and_next_step(tmp_pa
     run = deployment(tmp_path, "sandbox", "image-drift")
     line = next(ln for ln in run.output.splitlines() if ln.startswith("[sandbox] missing-table/Deployment/"))
     assert "missing-table-backend" in line and "expected containers backend on tag" in line
-    assert "got pod missing-table-backend-" in line and "container backend: expected tag" in line
+    assert "got container backend runs ghcr.io/silverbeer/missing-table-backend:" in line
+    assert "in pod missing-table-backend-" in line
     assert "Next: kubectl --context sandbox get pods -l" in run.output and "-n missing-table" in run.output
 
 

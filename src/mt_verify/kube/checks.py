@@ -198,8 +198,10 @@ def image_tag(image: str) -> str | None:
 
 
 def image_mismatches(pods: Iterable[OBJ], containers: Iterable[str], expected_tag: str) -> list[str]:
-    """Release containers (spec and, once running, status) whose image tag is not ``expected_tag``."""
-    out = []
+    """Release containers (spec and, once running, status) whose image tag is not ``expected_tag``, grouped:
+    ``container backend runs repo:old in pods a, b``."""
+    wrong: dict[tuple[str, str], list[str]] = {}
+    missing: list[str] = []
     wanted = list(containers)
     for pod in pods:
         pname = name_of(pod)
@@ -207,17 +209,18 @@ def image_mismatches(pods: Iterable[OBJ], containers: Iterable[str], expected_ta
         running = {c.get("name"): c for c in (pod.get("status") or {}).get("containerStatuses") or []}
         for name in wanted:
             if name not in spec:
-                out.append(f"pod {pname}: no container {name!r} (containers: {', '.join(map(str, spec))})")
+                missing.append(f"pod {pname}: no container {name!r} (containers: {', '.join(map(str, spec))})")
                 continue
             images = [spec[name].get("image", "")]
             status_image = (running.get(name) or {}).get("image")
             if status_image and status_image != images[0]:
                 images.append(status_image)
-            for image in images:
-                if image_tag(image) != expected_tag:
-                    out.append(f"pod {pname} container {name}: expected tag {expected_tag}, got {image}")
-                    break
-    return out
+            bad = next((image for image in images if image_tag(image) != expected_tag), None)
+            if bad is not None:
+                wrong.setdefault((name, bad), []).append(pname)
+    out = [f"container {name} runs {image} in pod{'s' if len(names) > 1 else ''} {', '.join(names)}"
+           for (name, image), names in wrong.items()]
+    return out + missing
 
 
 # -- Services, Ingress, Certificate ---------------------------------------------------------------------
