@@ -232,3 +232,36 @@ def test_evidence_slug_is_safe_and_bounded() -> None:
     assert slug("tests/health/test_site.py::test_x[127.0.0.1]") == "tests-health-test_site.py--test_x-127.0.0.1"
     long = slug("tests/x.py::test_" + "y" * 300)
     assert len(long) <= 96 and long != slug("tests/x.py::test_" + "y" * 299)
+
+
+ATTACHING = '''
+from pathlib import Path
+from mt_verify.reporting.attach import attach_file, attach_text, step
+
+def test_journey(request, tmp_path):
+    with step("log in as smoke with password hunter2-attach-secret"):
+        attach_text("deployment backend", "image: x\\ntoken: Bearer abc.def.ghi", nodeid=request.node.nodeid,
+                    filename="backend.yaml")
+    shot = tmp_path / "page.png"
+    shot.write_bytes(b"\\x89PNG fake")
+    attach_file(shot, name="screenshot", nodeid=request.node.nodeid)
+    assert False, "journey failed"
+'''
+
+
+def test_attach_helpers_save_redacted_evidence(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_attaching=ATTACHING)
+    pytester.makeconftest("from mt_verify.redact import register_secret\nregister_secret('hunter2-attach-secret')\n")
+    run_dir = pytester.path / "run"
+    monkeypatch.setenv("MT_REPORTS_DIR", str(run_dir))
+    result = pytester.runpytest_subprocess("-p", "mt_verify.reporting.plugin")
+    result.assert_outcomes(failed=1)
+    [test] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["tests"]
+    assert sorted(Path(p).name for p in test["evidence"]) == ["backend.yaml", "page.png"]
+    saved = (run_dir / next(p for p in test["evidence"] if p.endswith(".yaml"))).read_text(encoding="utf-8")
+    assert "abc.def" not in saved and MASK in saved
+    [case] = [json.loads(p.read_text()) for p in (run_dir / "allure-results").glob("*-result.json")]
+    [outer] = case["steps"]
+    assert "hunter2" not in outer["name"] and MASK in outer["name"]
+    assert [a["name"] for a in outer["attachments"]] == ["deployment backend"]
+    assert [a["name"] for a in case["attachments"]] == ["screenshot"]
