@@ -372,7 +372,8 @@ class Controller:
         rec.duration_s += report.duration
         rec.warnings.extend(_prop(report, "mt_warning"))
         rec.evidence.extend(p for p in _prop(report, "mt_evidence") if p not in rec.evidence)
-        rec.verdicts.extend(_prop(report, "mt_verdict"))
+        if report.failed:  # a verdict copied onto the item also rides on later, passing reports: ignore those
+            rec.verdicts.extend(_prop(report, "mt_verdict"))
         for raw in _prop(report, "mt_served"):
             try:
                 self.served.append(json.loads(raw))
