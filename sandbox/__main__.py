@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -63,12 +64,15 @@ def _post(control: str | None, path: str, payload: dict[str, object] | None = No
 def serve(args: argparse.Namespace) -> int:
     from sandbox.server import all_faults, start
 
+    own_state = args.state_dir is None  # a temporary world goes away with the process
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="mt-sandbox-"))
     try:
         sb = start(state_dir, faults=set(args.fault), layout=None if args.layout == "none" else args.layout,
                    smoke_password=os.environ.get("MT_SMOKE_PASSWORD") or None,
                    smoke_username=os.environ.get("MT_SMOKE_USERNAME") or None)
     except ValueError as exc:
+        if own_state:
+            shutil.rmtree(state_dir, ignore_errors=True)
         known = ", ".join(sorted(all_faults()))
         print(json.dumps({"error": str(exc), "known": known}) if args.ready_json else f"{exc}", flush=True)
         return 2
@@ -93,6 +97,8 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     sb.stop()
+    if own_state:
+        shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 
 
