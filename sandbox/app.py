@@ -29,6 +29,8 @@ FAULTS: dict[str, str] = {
     "health-full-degraded": "/health/full reports reference data missing (200, status degraded)",
     "database-unhealthy": "/health/full answers 503 with the database sub-check unhealthy",
     "version-drift": "/api/version serves a release other than the deployed one",
+    "version-wrong-environment": "/api/version says environment 'development' (the backend's ENVIRONMENT unset)",
+    "site-api-routing-broken": "the site's host sends /api to the SPA (ingress rule missing): index.html, 200",
     "slow-health-full": "/health/full answers after 1.2 s (over the sandbox's latency budget)",
     "standings-empty": "/api/table answers 200 with no rows",
     "standings-arithmetic": "/api/table rows whose points do not equal 3W+D",
@@ -103,6 +105,7 @@ class AppHandler(BaseHTTPRequestHandler):
     server_version = "nginx"
     sys_version = ""
     world: World  # set on the subclass made per server
+    role = "api"  # which listener: "site" (the web hosts) or "api" (the API host)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -137,7 +140,9 @@ class AppHandler(BaseHTTPRequestHandler):
         self.query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         path = parts.path
         self._body_cache: bytes | None = None
-        if path.startswith(("/api", "/health")):
+        misrouted = "site-api-routing-broken" in self.world.faults and self.role == "site"
+        routed = not (misrouted and path.startswith("/api"))
+        if routed and path.startswith(("/api", "/health")):
             for m, rx, fn in ROUTES:
                 match = rx.match(path)
                 if match and m == method:
@@ -308,7 +313,8 @@ def health_full(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
 @route("GET", "/api/version")
 def version(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
     r = h.world.served_release()
-    return 200, {"version": r.version, "build_id": r.build_id, "environment": h.world.environment,
+    environment = "development" if "version-wrong-environment" in h.world.faults else h.world.environment
+    return 200, {"version": r.version, "build_id": r.build_id, "environment": environment,
                  "commit_sha": r.commit_sha, "build_date": r.build_date, "status": "healthy"}
 
 

@@ -140,9 +140,10 @@ def start(
     sb = Sandbox(state_dir, world)
 
     handler = type("Handler", (app.AppHandler,), {"world": world})
-    site = _serve(Server((HOST, 0), handler))
+    site_handler = type("SiteHandler", (app.AppHandler,), {"world": world, "role": "site"})
+    site = _serve(Server((HOST, 0), site_handler))
     api = _serve(Server((HOST, 0), handler))
-    tls_server = TlsServer((HOST, 0), handler)
+    tls_server = TlsServer((HOST, 0), site_handler)
     tls_server.context, ca_file = tls.server_context(state_dir, set(faults))
     _serve(tls_server)
     sb.tls_server = tls_server

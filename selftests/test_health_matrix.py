@@ -14,6 +14,8 @@ HEALTH_FAULTS: dict[str, set[str]] = {
     "database-unhealthy": {"test_health_full_all_checks_healthy"},
     "slow-health-full": {"test_health_full_all_checks_healthy"},
     "version-drift": {"test_served_version_is_expected_release"},
+    "version-wrong-environment": {"test_version_fields_well_formed"},
+    "site-api-routing-broken": {"test_version_same_through_site"},
     "standings-empty": {"test_standings_add_up"},
     "standings-arithmetic": {"test_standings_add_up"},
     "front-page-broken": {"test_front_page_serves_app_shell[127.0.0.1]", "test_front_page_serves_app_shell[localhost]",
