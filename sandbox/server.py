@@ -9,30 +9,15 @@ import os
 import secrets
 import socket
 import ssl
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from sandbox import app, tls
 from sandbox.db import SMOKE_USERNAME, Database
+from sandbox.listener import HOST, Server, serve
 from sandbox.release import CURRENT, PREVIOUS, Release
-
-HOST = "127.0.0.1"
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        # Headers and body go out in separate writes: without this, Nagle's algorithm and the
-        # client's delayed ACK add 40 ms to every answer.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock, addr
 
 
 class TlsServer(Server):
@@ -48,9 +33,7 @@ class TlsServer(Server):
 
 
 def _serve(server: Server) -> Server:
-    name = f"sandbox:{server.server_port}"
-    threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True).start()
-    return server
+    return serve(server, "sandbox")
 
 
 def all_faults() -> dict[str, str]:

@@ -15,8 +15,6 @@ Never imported by the suite itself: the suite talks to it over HTTP with the off
 from __future__ import annotations
 
 import socket
-import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +22,13 @@ import yaml
 
 from sandbox.kube.api import TOKEN, Cluster, handler_for
 from sandbox.kube.world import ARGO_NAMESPACE, FAULTS, NAMESPACE, RELEASE, World
+from sandbox.listener import HOST, Server, serve
 from sandbox.release import Release
 
 __all__ = ["FAULTS", "LAYOUTS", "NAMESPACE", "RELEASE", "KubeHandle", "start"]
 
 LAYOUTS = ("helm", "argocd")
-HOST = "127.0.0.1"
 CONTEXT = "sandbox"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle/delayed-ACK stall
-        return sock, addr
 
 
 def _closed_port() -> int:
@@ -52,7 +39,7 @@ def _closed_port() -> int:
 
 
 class KubeHandle:
-    def __init__(self, cluster: Cluster, server: _Server, kubeconfig: Path, layout: str) -> None:
+    def __init__(self, cluster: Cluster, server: Server, kubeconfig: Path, layout: str) -> None:
         self._cluster = cluster
         self._server = server
         self.layout = layout
@@ -124,7 +111,5 @@ def start(*, state_dir: Path, release: Release, previous: Release, faults: set[s
         raise ValueError(f"unknown cluster layout {layout!r}; known: {', '.join(LAYOUTS)}")
     state_dir.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(World(layout, release, previous, set(faults)))
-    server = _Server((HOST, 0), handler_for(cluster))
-    threading.Thread(target=server.serve_forever, args=(0.05,), name=f"sandbox-kube:{server.server_port}",
-                     daemon=True).start()
+    server = serve(Server((HOST, 0), handler_for(cluster)), "sandbox-kube")
     return KubeHandle(cluster, server, state_dir / "kubeconfig", layout)

@@ -91,7 +91,7 @@ def resolve(env_name: str, k: Kubernetes, *, context: str | None = None, kubecon
                   request_timeout=k.request_timeout)
 
 
-def _status_message(exc: Any) -> str:
+def status_message(exc: Any) -> str:
     try:
         body = json.loads(exc.body or "{}")
         message = body.get("message") if isinstance(body, dict) else None
@@ -132,7 +132,7 @@ class Kube:
         try:
             yield
         except ApiException as exc:
-            detail = _status_message(exc)
+            detail = status_message(exc)
             if exc.status == 404:
                 raise NotFound(what, detail) from exc
             if exc.status == 401:

@@ -3,12 +3,12 @@ errors translated at this one boundary (never ``str(ApiException)``: it prints e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from mt_verify.config import Kubernetes
+from mt_verify.kube.access import status_message
 from mt_verify.rollback import RollbackError
 
 
@@ -20,25 +20,14 @@ class Conflict(RollbackError):
     pass
 
 
-def api_client(k: Kubernetes) -> Any:
-    from kubernetes import config as kconfig
-    from kubernetes.config.config_exception import ConfigException
+def api_client(k: Kubernetes, env_name: str = "gate") -> Any:
+    """A client for the same cluster, kubeconfig and context the deployment tier resolves."""
+    from mt_verify.kube.access import ClusterAccessError, connect, resolve
 
     try:
-        return kconfig.new_client_from_config(config_file=k.kubeconfig, context=k.context)
-    except (ConfigException, OSError) as exc:
-        raise RollbackError(f"cannot load kubeconfig {k.kubeconfig or '~/.kube/config'}"
-                            f" (context {k.context or 'current'}): {exc}") from None
-
-
-def _status_message(exc: Any) -> str:
-    try:
-        body = json.loads(exc.body or "{}")
-        message = body.get("message") if isinstance(body, dict) else None
-    except (TypeError, ValueError):
-        message = None
-    text = f"HTTP {exc.status} {exc.reason}"
-    return f"{text}: {str(message)[:256]}" if message else text
+        return connect(resolve(env_name, k)).api
+    except ClusterAccessError as exc:
+        raise RollbackError(str(exc)) from None
 
 
 @contextmanager
@@ -50,7 +39,7 @@ def translated(what: str) -> Iterator[None]:
     try:
         yield
     except ApiException as exc:
-        message = f"{what}: {_status_message(exc)}"
+        message = f"{what}: {status_message(exc)}"
         if exc.status == 404:
             raise NotFound(message) from exc
         if exc.status == 409:
