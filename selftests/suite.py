@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+
+from mt_verify.gate.results import read_junit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,22 +47,4 @@ def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout:
 
 
 def _outcomes(junit: Path) -> dict[str, str]:
-    if not junit.exists():
-        return {}
-    out: dict[str, str] = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        name = case.get("name", "")
-        kinds = {child.tag for child in case}
-        if "error" in kinds:
-            outcome = "error"
-        elif "failure" in kinds:
-            outcome = "failed"
-        elif "skipped" in kinds:
-            outcome = "skipped"
-        else:
-            outcome = "passed"
-        # A test can have both a call failure and a teardown error: the worse one counts.
-        if out.get(name) in ("failed", "error") and outcome == "passed":
-            continue
-        out[name] = outcome
-    return out
+    return {result.nodeid.rsplit("::", 1)[-1]: result.outcome for result in read_junit(junit)}
