@@ -7,6 +7,7 @@
     python -m sandbox state                                       what a running sandbox serves
 
 ``deploy`` and ``state`` find the running sandbox through ``MT_SANDBOX_CONTROL`` or ``--control URL``.
+``MT_SANDBOX_HOME=DIR`` keeps the sandbox's state (its database) in DIR across runs.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def _post(control: str | None, path: str, payload: dict[str, object] | None = No
 def serve(args: argparse.Namespace) -> int:
     from sandbox.server import all_faults, start
 
-    own_state = args.state_dir is None  # a temporary world goes away with the process
+    # MT_SANDBOX_HOME keeps the world (its database) across runs; otherwise it goes away with the process.
+    if args.state_dir is None and os.environ.get("MT_SANDBOX_HOME"):
+        args.state_dir = Path(os.environ["MT_SANDBOX_HOME"])
+    own_state = args.state_dir is None
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="mt-sandbox-"))
     try:
         sb = start(state_dir, faults=set(args.fault), layout=None if args.layout == "none" else args.layout,
