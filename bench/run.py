@@ -81,7 +81,8 @@ def importtime(env: dict[str, str]) -> dict[str, float]:
         if not line.startswith("import time:") or "|" not in line:
             continue
         _, cumulative, name = line.split("|")
-        if cumulative.strip().isdigit() and not name.startswith("  "):  # top-level imports only: their cumulative times add up
+        # Top-level imports only: their cumulative times add up.
+        if cumulative.strip().isdigit() and not name.startswith("  "):
             us = int(cumulative.strip())
             total_us += us
             top.append((us, name.strip()))

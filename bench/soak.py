@@ -1,0 +1,186 @@
+"""Trust, measured: no false alarms, no misses, nothing left behind, no hang on a hostile target.
+
+    .venv/bin/python bench/soak.py false-alarms [--runs 100]   the full suite against a healthy sandbox,
+                                                              N times serially and N times with -n 2
+    .venv/bin/python bench/soak.py detection                   every fault of every matrix, in one go
+    .venv/bin/python bench/soak.py interrupts [--times 10]     SIGINT/SIGKILL in the add-match journey
+    .venv/bin/python bench/soak.py hostile                     a sandbox serving garbage
+    .venv/bin/python bench/soak.py all [--runs 100]
+
+Results are printed and written to bench/soak-results.json. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from selftests.suite import run_suite  # noqa: E402
+
+PY = sys.executable
+HOSTILE = ("hostile-html", "hostile-truncated-json", "hostile-empty-200", "hostile-huge", "hostile-redirect-loop",
+           "hostile-reset", "hostile-hang")
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("MT_SANDBOX_", "PYTEST_", "MT_REPORTS"))}
+
+
+def false_alarms(runs: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mode, extra in (("serial", []), ("-n 2", ["-n", "2"])):
+        bad, slowest, walls = [], 0.0, []
+        for i in range(runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                run = run_suite(Path(tmp), "--env", "sandbox", *extra)
+                wall = time.perf_counter() - t0
+            walls.append(wall)
+            slowest = max(slowest, wall)
+            if run.returncode != 0 or run.failed or run.errors:
+                bad.append({"run": i, "exit": run.returncode, "failed": sorted(run.failed),
+                            "errors": sorted(run.errors)})
+            print(f"  false-alarms {mode} run {i + 1}/{runs}: exit {run.returncode} in {wall:.1f} s", flush=True)
+        out[mode] = {"runs": runs, "false_alarms": len(bad), "slowest_s": round(slowest, 2),
+                     "median_s": round(sorted(walls)[len(walls) // 2], 2), "bad_runs": bad}
+    return out
+
+
+def matrices() -> list[tuple[str, str, str, set[str]]]:
+    """(environment, tier marker, fault, expected failing tests) for every fault of every matrix."""
+    from selftests.test_deployment_matrix import LAYOUT_ENVS
+    from selftests.test_health_matrix import HEALTH_FAULTS
+
+    cases = [("sandbox", "health", f, exp) for f, exp in HEALTH_FAULTS.items()]
+    cases += [(env, "deployment", f, exp) for env, faults in LAYOUT_ENVS.items() for f, exp in faults.items()]
+    try:
+        from selftests.test_smoke_matrix import SMOKE_FAULTS  # type: ignore[import-not-found]
+    except ImportError:
+        SMOKE_FAULTS = {}
+    cases += [("sandbox", "smoke", f, exp) for f, exp in SMOKE_FAULTS.items()]
+    return cases
+
+
+def detection() -> dict[str, Any]:
+    cases = matrices()
+    misses = []
+    for env, tier, fault, expected in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            run = run_suite(Path(tmp), "--env", env, "-m", tier, "--sandbox-fault", fault)
+        ok = run.failed == expected and not run.errors
+        print(f"  detection {env}/{tier}/{fault}: {'ok' if ok else 'MISS'}", flush=True)
+        if not ok:
+            misses.append({"env": env, "tier": tier, "fault": fault, "expected": sorted(expected),
+                           "failed": sorted(run.failed), "errors": sorted(run.errors)})
+    caught = len(cases) - len(misses)
+    return {"faults": len(cases), "caught_exactly": caught, "detection_pct": round(100 * caught / len(cases), 1),
+            "misses": misses}
+
+
+def leftovers(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        query = "SELECT COUNT(*) FROM matches WHERE match_id LIKE 'SMOKE-%' OR source='manual'"
+        return conn.execute(query).fetchone()[0]
+
+
+def stray_processes(home: Path) -> list[str]:
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
+    return [line.strip() for line in ps
+            if ("sandbox serve" in line or "chromium" in line) and str(os.getpid()) not in line]
+
+
+def interrupts(times: int) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="mt-soak-home-"))
+    env = {**clean_env(), "MT_SANDBOX_HOME": str(home)}
+    before = set(stray_processes(home))
+    kills = []
+    cmd = [PY, "-m", "pytest", "--env", "sandbox", "-m", "smoke", "-k", "add_match", "-q", "-p", "no:randomly"]
+    for i in range(times):
+        sig = signal.SIGINT if i % 2 == 0 else signal.SIGKILL
+        at = random.uniform(0.5, 4.0)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=False)
+        try:
+            proc.wait(timeout=at)
+            finished = True
+        except subprocess.TimeoutExpired:
+            proc.send_signal(sig)
+            finished = False
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        # Whatever the suite left running must go away by itself (stdin EOF, driver exit).
+        deadline = time.monotonic() + 10
+        while set(stray_processes(home)) - before and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling a process table the soak does not control; bounded by the deadline
+        stray = sorted(set(stray_processes(home)) - before)
+        kills.append({"signal": sig.name, "after_s": round(at, 2), "finished_first": finished,
+                      "matches_left_in_db": leftovers(home / "missing-table.sqlite"), "stray_processes": stray})
+        print(f"  interrupt {i + 1}/{times}: {sig.name} after {at:.1f} s -> {kills[-1]['matches_left_in_db']} "
+              f"smoke matches in the DB, {len(stray)} stray processes", flush=True)
+    final = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    left = leftovers(home / "missing-table.sqlite")
+    return {"interrupts": kills, "next_run_exit": final.returncode, "smoke_matches_after_next_run": left,
+            "stray_processes_after": sorted(set(stray_processes(home)) - before)}
+
+
+def hostile() -> dict[str, Any]:
+    out = {}
+    for fault in HOSTILE:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            run = run_suite(Path(tmp), "--env", "sandbox", "-m", "health or smoke", "--sandbox-fault", fault,
+                            timeout=900)
+            wall = time.perf_counter() - t0
+        messages = [ln for ln in run.output.splitlines() if ln.startswith("E ") or ln.startswith("[sandbox]")]
+        out[fault] = {"exit": run.returncode, "wall_s": round(wall, 1), "failed": len(run.failed),
+                      "errors": len(run.errors), "passed": len(run.with_outcome("passed")),
+                      "traceback": "Traceback (most recent call last)" in run.output,
+                      "unclear_messages": [m for m in messages if m.startswith("E ") and "[sandbox]" not in m][:5]}
+        print(f"  hostile {fault}: exit {run.returncode}, {out[fault]['failed']} failed, {out[fault]['errors']} "
+              f"errors in {wall:.1f} s, traceback: {out[fault]['traceback']}", flush=True)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["false-alarms", "detection", "interrupts", "hostile", "all"])
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--times", type=int, default=10)
+    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "soak-results.json")
+    args = ap.parse_args()
+    results: dict[str, Any] = json.loads(args.json.read_text()) if args.json.exists() else {}
+    steps = ["false-alarms", "detection", "interrupts", "hostile"] if args.what == "all" else [args.what]
+    for step in steps:
+        print(f"== {step}", flush=True)
+        if step == "false-alarms":
+            results[step] = false_alarms(args.runs)
+        elif step == "detection":
+            results[step] = detection()
+        elif step == "interrupts":
+            results[step] = interrupts(args.times)
+        else:
+            results[step] = hostile()
+        args.json.write_text(json.dumps(results, indent=2))
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk not in ("bad_runs", "misses", "interrupts")}
+                      if isinstance(v, dict) else v for k, v in results.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
