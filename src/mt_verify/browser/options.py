@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+VIDEO_ENV = "MT_BROWSER_VIDEO"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -13,3 +17,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--headed", dest="mt_headed", action="store_true", help="show the browser")
     group.addoption("--slowmo", dest="mt_slowmo", type=float, default=0, metavar="MS",
                     help="slow each browser action down by MS milliseconds")
+    group.addoption("--browser-video", dest="mt_browser_video", default=os.environ.get(VIDEO_ENV, "auto"),
+                    choices=("auto", "off", "retain-on-failure"),
+                    help="record each journey and keep the video of a failed one: auto (when Playwright's ffmpeg "
+                         "is installed), off, retain-on-failure (insist) (default: $MT_BROWSER_VIDEO or auto)")

@@ -1,0 +1,305 @@
+"""Fixtures of the browser smoke tier: a ladder in the style of pytest-playwright, each rung an override point.
+
+``_mtv_playwright`` (session) -> ``browser_choice`` -> ``browser_type_launch_args`` (dict) -> ``browser``
+(session: one per xdist worker) -> ``browser_context_args`` (dict) -> ``new_context`` (factory, per test: a
+fresh context with service workers blocked and an evidence :class:`Recorder`) -> ``context`` -> ``page``.
+
+The smoke user signs in through the UI once per worker (``ui_login``; the login journey asserts what that
+sign-in showed); the signed-in journeys reuse its storage state (``signed_in_page``), which lives in a private
+temporary folder (mode 0700) and is removed at the end, never under ``reports/``.
+
+A failed journey keeps a screenshot, the Playwright trace (redacted) and the browser console log, plus the
+video when recording is on, in ``<run>/evidence/<test>/``, attached to the Allure result.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from mt_verify import rundir
+from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_args, video_enabled
+from mt_verify.browser.recorder import Recorder, netloc
+from mt_verify.browser.session import UiLogin, register_password, remember_session
+from mt_verify.config import Environment
+from mt_verify.outcome import SuiteError, warn
+from mt_verify.probe import ApiClient, require_reachable
+from mt_verify.reporting.evidence import evidence_dir
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+
+    from mt_verify.browser.smoke_matches import SmokeIds
+
+_REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
+_EVIDENCE_KEY = pytest.StashKey[list[str]]()
+
+
+# -- outcome of the running test, for evidence decisions ---------------------------------------------------
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    item.stash.setdefault(_REPORTS_KEY, {})[report.when] = report
+    if report.when == "teardown":
+        for path in item.stash.get(_EVIDENCE_KEY, []):
+            report.user_properties.append(("mt_evidence", path))
+    return report
+
+
+def journey_failed(item: pytest.Item) -> bool:
+    """Pessimistic: a failed setup or call, or a call that never reported (interrupt, crash), is a failure."""
+    reports = item.stash.get(_REPORTS_KEY, {})
+    setup, call = reports.get("setup"), reports.get("call")
+    if setup is None or setup.failed:
+        return True
+    if setup.skipped:
+        return False
+    return call is None or call.failed
+
+
+def keep_evidence(item: pytest.Item, recorder: Recorder) -> Path:
+    """Save ``recorder``'s evidence for ``item``, attach it to Allure, list it in the run summary."""
+    dest = evidence_dir(item.nodeid)
+    files = recorder.save_evidence(dest)
+    _publish(item, files)
+    return dest
+
+
+def _publish(item: pytest.Item, files: list[Path]) -> None:
+    from mt_verify.reporting.attach import attach_file
+
+    base = rundir.current()
+    names = {".png": "screenshot", ".zip": "Playwright trace", ".log": "browser console log", ".webm": "video"}
+    for path in files:
+        attach_file(path, name=f"{names.get(path.suffix, 'evidence')}: {path.name}", nodeid=item.nodeid)
+        if base is not None and base in path.resolve().parents:
+            item.stash.setdefault(_EVIDENCE_KEY, []).append(str(path.resolve().relative_to(base.resolve())))
+
+
+# -- the whole tier ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def _mtv_smoke_target(environment: Environment, smoke_credentials: Any) -> None:
+    """The tier needs the site and the smoke user: unreachable is a suite error; missing credentials skip the
+    tier naming the variables (or fail it when ``smoke.required``)."""
+    require_reachable(environment, [environment.site.url, environment.api.url])
+
+
+@pytest.fixture(scope="session")
+def smoke_timeout_ms(environment: Environment) -> float:
+    return environment.smoke.timeout * 1000
+
+
+@pytest.fixture(scope="session")
+def first_party(environment: Environment) -> set[str]:
+    """Hosts whose failed requests count (the site's own and the API's); everything else is third-party."""
+    return {netloc(u) for u in (environment.site.url, *environment.site.extra_urls, environment.api.url)}
+
+
+@pytest.fixture(scope="session")
+def _mtv_private_dir() -> Iterator[Path]:
+    """Storage state and unsaved traces: private (0700), outside ``reports/``, removed at the end."""
+    path = Path(tempfile.mkdtemp(prefix="mt-smoke-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# -- browser ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def _mtv_playwright() -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_choice(pytestconfig: pytest.Config, environment: Environment, _mtv_playwright: Playwright) -> BrowserChoice:
+    return choose_executable(pytestconfig.getoption("mt_browser_path"), environment.smoke.browser_path,
+                             _mtv_playwright.chromium.executable_path)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(pytestconfig: pytest.Config, browser_choice: BrowserChoice) -> dict[str, Any]:
+    return launch_args(browser_choice, headed=bool(pytestconfig.getoption("mt_headed")),
+                       slowmo_ms=float(pytestconfig.getoption("mt_slowmo") or 0))
+
+
+@pytest.fixture(scope="session")
+def browser(_mtv_playwright: Playwright, browser_type_launch_args: dict[str, Any], browser_choice: BrowserChoice,
+            smoke_timeout_ms: float) -> Iterator[Browser]:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=smoke_timeout_ms)
+    try:
+        browser = _mtv_playwright.chromium.launch(timeout=max(smoke_timeout_ms, 30_000), **browser_type_launch_args)
+    except PlaywrightError as exc:
+        raise SuiteError(f"cannot start Chromium {browser_choice.describe()}: {str(exc).splitlines()[0]}; "
+                         "nothing was checked") from None
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def video_on(pytestconfig: pytest.Config) -> bool:
+    return video_enabled(str(pytestconfig.getoption("mt_browser_video")))
+
+
+@pytest.fixture(scope="session")
+def browser_context_args() -> dict[str, Any]:
+    """Options of every context (override this fixture to change them)."""
+    return {"service_workers": "block", "viewport": {"width": 1280, "height": 900}, "locale": "en-US",
+            "timezone_id": "America/New_York"}
+
+
+ContextFactory = Callable[..., "BrowserContext"]
+
+
+@pytest.fixture
+def new_context(browser: Browser, browser_context_args: dict[str, Any], request: pytest.FixtureRequest,
+                _mtv_private_dir: Path, first_party: set[str], smoke_timeout_ms: float,
+                video_on: bool) -> Iterator[ContextFactory]:
+    """Factory of fresh contexts for this test; each gets a :class:`Recorder` (``recorder_of``)."""
+    recorders: list[Recorder] = []
+    videos = _mtv_private_dir / "videos"
+
+    def make(**overrides: Any) -> BrowserContext:
+        args = {**browser_context_args, **overrides}
+        if video_on:
+            args.setdefault("record_video_dir", str(videos))
+        ctx = browser.new_context(**args)
+        ctx.set_default_timeout(smoke_timeout_ms)
+        ctx.set_default_navigation_timeout(smoke_timeout_ms)
+        recorders.append(Recorder(ctx, scratch=_mtv_private_dir, first_party=first_party, video=video_on))
+        return ctx
+
+    make.recorders = recorders  # type: ignore[attr-defined]
+    yield make
+    failed = journey_failed(request.node)
+    dest = evidence_dir(request.node.nodeid) if failed else None
+    for rec in recorders:
+        if dest is not None:
+            keep_evidence(request.node, rec)
+        _publish(request.node, rec.close(keep_video_in=dest))
+
+
+@pytest.fixture
+def context(new_context: ContextFactory) -> BrowserContext:
+    return new_context()
+
+
+@pytest.fixture
+def recorder(context: BrowserContext, new_context: ContextFactory) -> Recorder:
+    """What the ``context``'s pages logged and which first-party requests failed."""
+    return next(r for r in new_context.recorders if r.context is context)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+# -- the smoke user's session -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment: Environment,
+             smoke_credentials: Any, _mtv_private_dir: Path, first_party: set[str],
+             smoke_timeout_ms: float) -> Iterator[UiLogin]:
+    """Sign the smoke user in through the UI, once per worker; keep the page for the login journey and the
+    storage state for the others. Never raises for what the app does: the login journey reports it."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    from mt_verify.browser.pages import AppShell
+
+    register_password(smoke_credentials.password)
+    ctx = browser.new_context(**browser_context_args)
+    ctx.set_default_timeout(smoke_timeout_ms)
+    rec = Recorder(ctx, scratch=_mtv_private_dir, first_party=first_party)
+    page = ctx.new_page()
+    app = AppShell(page, smoke_timeout_ms)
+    login = UiLogin(attempt=None, page=page, recorder=rec, storage_state=None, token=None)
+    try:
+        app.open(environment.site.url)
+        modal = app.open_login()
+        login.attempt = modal.sign_in(smoke_credentials.username, smoke_credentials.password,
+                                      while_typing_password=rec.untraced)
+        if login.attempt.signed_in:
+            login.token = remember_session(app)
+            state = _mtv_private_dir / "storage-state.json"
+            ctx.storage_state(path=str(state))
+            state.chmod(0o600)
+            login.storage_state = state
+    except PlaywrightError as exc:
+        login.broken = str(exc).splitlines()[0]
+    yield login
+    rec.close()
+
+
+@pytest.fixture
+def login_journey(ui_login: UiLogin, request: pytest.FixtureRequest) -> Iterator[UiLogin]:
+    """The worker's UI sign-in, for the login journey; its evidence is kept if the journey fails."""
+    yield ui_login
+    if journey_failed(request.node):
+        keep_evidence(request.node, ui_login.recorder)
+
+
+@pytest.fixture
+def signed_in(ui_login: UiLogin) -> UiLogin:
+    """The worker's sign-in, required: journeys that need a signed-in user skip when it failed (the login
+    journey is the one that fails, so a broken login is reported once, not by every journey)."""
+    if not ui_login.signed_in:
+        pytest.skip("the smoke user could not sign in through the UI on this worker: see test_login_through_ui_"
+                    "shows_user_menu_and_tabs")
+    return ui_login
+
+
+@pytest.fixture
+def smoke_token(signed_in: UiLogin) -> str:
+    """The Bearer token of the UI session (API cross-checks run as the same user as the browser)."""
+    assert signed_in.token is not None
+    return signed_in.token
+
+
+@pytest.fixture
+def signed_in_page(signed_in: UiLogin, new_context: ContextFactory, environment: Environment,
+                   smoke_timeout_ms: float) -> Page:
+    """A fresh context from the saved storage state, with the site loaded (the app restores the session)."""
+    from mt_verify.browser.pages import AppShell
+
+    page = new_context(storage_state=str(signed_in.storage_state)).new_page()
+    AppShell(page, smoke_timeout_ms).open(environment.site.url)
+    return page
+
+
+# -- add-match data ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def _mtv_swept(api: ApiClient, ui_login: UiLogin, environment: Environment) -> list[str]:
+    """Leftover smoke matches of earlier runs, deleted before this run writes (once per worker)."""
+    from mt_verify.browser.smoke_matches import resolve, sweep
+
+    smoke = environment.smoke
+    if not (ui_login.signed_in and ui_login.token and smoke.writes and smoke.teams):
+        return []
+    ids = resolve(api, ui_login.token, smoke, environment.name)
+    deleted = sweep(api, ui_login.token, ids, environment.name, smoke.sweep_after)
+    return deleted
+
+
+@pytest.fixture
+def smoke_ids(api: ApiClient, smoke_token: str, environment: Environment, _mtv_swept: list[str]) -> SmokeIds:
+    from mt_verify.browser.smoke_matches import resolve
+
+    if _mtv_swept:
+        warn(environment.name, "smoke matches", f"swept {len(_mtv_swept)} leftover(s) of earlier runs: "
+             + "; ".join(_mtv_swept[:5]))
+    return resolve(api, smoke_token, environment.smoke, environment.name)

@@ -1,0 +1,42 @@
+"""A visitor who is not signed in: the front page loads cleanly."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from mt_verify.browser.checks import text_or_none, ui_check
+from mt_verify.browser.pages import AppShell, VersionFooter
+from mt_verify.browser.recorder import Recorder
+from mt_verify.config import Environment
+from mt_verify.outcome import check
+
+pytestmark = [pytest.mark.smoke]
+
+
+def test_anonymous_front_page_loads_cleanly(page: Page, recorder: Recorder, environment: Environment,
+                                            smoke_timeout_ms: float) -> None:
+    env, site = environment.name, environment.site.url
+    app, footer = AppShell(page, smoke_timeout_ms), VersionFooter(page, smoke_timeout_ms)
+    # The footer asks /api/version on mount; wait for that answer so a failed call has had its say.
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/api/version", timeout=smoke_timeout_ms) as version:
+        response = app.open(site)
+    check(response is not None and response.status == 200, env, f"GET {site}/ (browser)", "HTTP 200",
+          f"HTTP {response.status}" if response else "no response")
+    ui_check(env, f"{site}/ page title", "'Missing Table'", lambda: expect(page).to_have_title("Missing Table"),
+             lambda: repr(page.title()))
+    ui_check(env, f"{site}/ hero heading", "h1 \"The table you've been missing.\" visible",
+             lambda: expect(app.hero_heading).to_be_visible(), text_or_none(app.first_heading))
+    ui_check(env, f"{site}/ nav-login-button", "visible", lambda: expect(app.login_button).to_be_visible(),
+             lambda: "not visible")
+    page.evaluate("() => new Promise(resolve => requestAnimationFrame(() => resolve(null)))")
+    ui_check(env, f"{site}/ api-error-banner", "not shown (the API answered /api/version "
+             f"HTTP {version.value.status})", lambda: expect(footer.api_error_banner).to_have_count(0),
+             text_or_none(lambda: footer.api_error_banner.first.text_content()))
+    check(not recorder.console_errors, env, f"{site}/ browser console", "no errors",
+          "; ".join(recorder.console_errors[:3]), next_step="open the site with the browser console open; the "
+          "trace and console log are in this test's evidence")
+    check(not recorder.failed_requests, env, f"{site}/ first-party requests", "none failed",
+          "; ".join(recorder.failed_requests[:3]))

@@ -1,0 +1,107 @@
+"""Signing in and out through the UI, and a wrong password refused."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from mt_verify.browser import selectors as sel
+from mt_verify.browser.checks import text_or_none, ui_check
+from mt_verify.browser.pages import AppShell, LoginModal
+from mt_verify.browser.recorder import Recorder
+from mt_verify.browser.session import UiLogin, remember_session
+from mt_verify.config import Environment
+from mt_verify.outcome import check, fail
+
+pytestmark = [pytest.mark.smoke]
+
+#: Roles that see the Add Match tab (contract §2.2, utils/roles.js).
+MATCH_WRITER_ROLES = {"admin", "club_manager", "team-manager", "team_manager"}
+
+
+def expected_tabs(role: str) -> list[str]:
+    tabs = [sel.TAB_TABLE, sel.TAB_MATCHES, sel.TAB_PROFILE]
+    return [*tabs, sel.TAB_ADD_MATCH] if role in MATCH_WRITER_ROLES else tabs
+
+
+def login_budget(environment: Environment) -> float:
+    """Seconds from submitting the form to the user menu: the latency budgets of the two calls it waits for."""
+    return environment.http.budget_for("/api/auth/login") + environment.http.budget_for("/api/auth/me")
+
+
+@pytest.mark.gate
+def test_login_through_ui_shows_user_menu_and_tabs(login_journey: UiLogin, environment: Environment,
+                                                   smoke_credentials: object, smoke_timeout_ms: float) -> None:
+    env, smoke, site = environment.name, environment.smoke, environment.site.url
+    user = getattr(smoke_credentials, "username", "?")
+    resource = f"{site}/ sign-in as {user}"
+    if login_journey.broken:
+        fail(env, resource, "the login modal to open and accept the form", login_journey.broken)
+    attempt = login_journey.attempt
+    assert attempt is not None
+    if not attempt.signed_in:
+        fail(env, resource, "the user menu (signed in)",
+             f"the login form's error {attempt.error!r}" if attempt.error else
+             f"neither the user menu nor an error within {smoke.timeout:g} s",
+             next_step="check the smoke user's password (CI secret) and POST /api/auth/login; a 401 'Invalid "
+                       "credentials' can also mean Supabase Auth is down")
+    budget = login_budget(environment)
+    check(attempt.elapsed_s <= budget, env, resource, f"the user menu within {budget:g} s of submitting",
+          f"{attempt.elapsed_s:.2f} s", next_step="look at POST /api/auth/login and GET /api/auth/me latency "
+          "(Supabase Auth, backend CPU)")
+    app = AppShell(login_journey.page, smoke_timeout_ms)
+    modal = LoginModal(login_journey.page, smoke_timeout_ms)
+    ui_check(env, f"{resource}: login form", "closed", lambda: expect(modal.form).to_have_count(0),
+             lambda: "still open")
+    if smoke.display_name:
+        ui_check(env, f"{resource}: user-name", repr(smoke.display_name),
+                 lambda: expect(app.user_name).to_have_text(smoke.display_name or ""),
+                 text_or_none(app.user_name.text_content))
+    if smoke.role_label:
+        ui_check(env, f"{resource}: user-role", repr(smoke.role_label),
+                 lambda: expect(app.user_role).to_have_text(smoke.role_label or ""),
+                 text_or_none(app.user_role.text_content))
+    stored = app.local_storage(sel.STORAGE_AUTH_TOKEN)
+    check(bool(stored), env, f"{resource}: localStorage", "an auth_token", "none")  # never print the token
+    for tab in expected_tabs(smoke.role):
+        ui_check(env, f"{resource}: tabs", f"the {tab!r} tab visible", lambda t=tab: expect(app.tab(t)).to_be_visible(),
+                 lambda: repr(app.tab_names()))
+
+
+@pytest.mark.gate
+def test_login_wrong_password_is_refused(page: Page, recorder: Recorder, environment: Environment,
+                                         smoke_credentials: object, smoke_timeout_ms: float) -> None:
+    env, site = environment.name, environment.site.url
+    user = getattr(smoke_credentials, "username", "?")
+    app = AppShell(page, smoke_timeout_ms)
+    app.open(site)
+    modal = app.open_login()
+    wrong = f"Wrong-{secrets.token_hex(8)}"  # never the real password: no secret is typed here
+    attempt = modal.sign_in(user, wrong, while_typing_password=recorder.untraced)
+    resource = f"{site}/ sign-in as {user} with a wrong password"
+    check(not attempt.signed_in, env, resource, "refused (no user menu)", "signed in")
+    check(bool(attempt.error), env, resource, "an error message in the login form",
+          f"none within {environment.smoke.timeout:g} s")
+    check(not app.local_storage(sel.STORAGE_AUTH_TOKEN), env, f"{resource}: localStorage", "no auth_token",
+          "an auth_token")
+
+
+def test_logout_returns_to_anonymous(page: Page, recorder: Recorder, signed_in: UiLogin, environment: Environment,
+                                     smoke_credentials: object, smoke_timeout_ms: float) -> None:
+    """Signs in on its own (through the UI): logging out ends that session, not the one the journeys share."""
+    env, site = environment.name, environment.site.url
+    user = getattr(smoke_credentials, "username", "?")
+    password = getattr(smoke_credentials, "password", "")
+    app = AppShell(page, smoke_timeout_ms)
+    app.open(site)
+    attempt = app.open_login().sign_in(user, password, while_typing_password=recorder.untraced)
+    if not attempt.signed_in:
+        fail(env, f"{site}/ sign-in as {user} (before logging out)", "the user menu", attempt.error or "nothing")
+    remember_session(app)
+    resource = f"{site}/ logout as {user}"
+    ui_check(env, resource, "the nav-login-button back after Logout", app.log_out,
+             lambda: "user menu still shown" if app.user_menu.is_visible() else "no login button")
+    check(not app.local_storage(sel.STORAGE_AUTH_TOKEN), env, f"{resource}: localStorage", "no auth_token",
+          "an auth_token still stored")
