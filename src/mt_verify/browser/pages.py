@@ -80,6 +80,10 @@ class AppShell(_View):
         self.logout_button.click(timeout=self.timeout_ms)
         self.login_button.wait_for(state="visible", timeout=self.timeout_ms)
 
+    def next_frame(self) -> None:
+        """Return once the page has painted another frame (what was just received has been rendered)."""
+        self.page.evaluate("() => new Promise(resolve => requestAnimationFrame(() => resolve(null)))")
+
     def local_storage(self, key: str) -> str | None:
         value = self.page.evaluate("key => window.localStorage.getItem(key)", key)
         return value if isinstance(value, str) else None
