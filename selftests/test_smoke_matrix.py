@@ -122,3 +122,22 @@ def test_missing_credentials_skip_the_tier_naming_the_variables(tmp_path: Path) 
     run = run_suite(tmp_path, f"--env={env_file}", "-m", "smoke", "-p", "no:randomly", "-rs", timeout=300)
     assert set(run.outcomes.values()) == {"skipped"} and set(run.outcomes) == JOURNEYS, run.output
     assert "MT_SELFTEST_NO_SUCH_USER" in run.output
+
+
+def test_failed_journey_keeps_its_video_when_ffmpeg_is_there(tmp_path: Path) -> None:
+    ffmpeg = Path("/usr/bin/ffmpeg")
+    if not ffmpeg.exists():
+        pytest.skip("no ffmpeg on this machine: video recording cannot be shown")
+    import json
+
+    import playwright
+
+    spec = Path(playwright.__file__).parent / "driver" / "package" / "browsers.json"
+    rev = next(b["revision"] for b in json.loads(spec.read_text())["browsers"] if b["name"] == "ffmpeg")
+    browsers = tmp_path / "ms-playwright"
+    (browsers / f"ffmpeg-{rev}").mkdir(parents=True)
+    (browsers / f"ffmpeg-{rev}" / "ffmpeg-linux").symlink_to(ffmpeg)
+    run = run_suite(tmp_path, "--env", "sandbox", "-m", "smoke", "-p", "no:randomly", "--sandbox-fault",
+                    "footer-wrong-version", env={"PLAYWRIGHT_BROWSERS_PATH": str(browsers)}, timeout=300)
+    videos = list((tmp_path / "reports").rglob("evidence/*/video.webm"))
+    assert [v.parent.name for v in videos] and all(FOOTER in v.parent.name for v in videos), run.output
