@@ -43,6 +43,7 @@ FAULTS: dict[str, str] = {
     "http-no-redirect": "http:// answers 200 instead of redirecting to https://",
     "login-rejected": "POST /api/auth/login rejects valid credentials",
     "login-slow": "POST /api/auth/login answers after 3 s",
+    "login-accepts-any-password": "POST /api/auth/login signs a known user in whatever the password",
     "add-match-fails": "POST /api/matches answers 500 'Failed to add match'",
     "match-not-persisted": "POST /api/matches answers 200 but stores nothing",
     # Faults the sandbox page implements itself (sandbox/web reads them from window.__SANDBOX__).
@@ -50,6 +51,7 @@ FAULTS: dict[str, str] = {
     "footer-wrong-version": "the version footer shows another version than /api/version",
     "api-error-banner": "the page shows the API error banner",
     "standings-rows-disagree": "the standings table shows other points than /api/table",
+    "logout-broken": "the Logout button leaves the user signed in",
     # A hostile target: every path answers garbage (for the reliability soak, not a fault matrix).
     "hostile-html": "every path answers 200 text/html (index.html), JSON endpoints included",
     "hostile-truncated-json": "every path answers 200 application/json cut off in the middle",
@@ -339,8 +341,9 @@ def login(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
         threading.Event().wait(3.0)
     db = h.world.db
     u = db.one("SELECT * FROM users WHERE username=?", (body["username"].lower(),))
-    if u is None or not secrets.compare_digest(u["password"], body["password"]) \
-            or "login-rejected" in h.world.faults:
+    password_ok = u is not None and (secrets.compare_digest(u["password"], body["password"])
+                                     or "login-accepts-any-password" in h.world.faults)
+    if u is None or not password_ok or "login-rejected" in h.world.faults:
         raise ApiError(401, "Invalid username or password")
     token = _jwt_like(u["id"])
     expires = time.time() + TOKEN_TTL

@@ -249,6 +249,7 @@ function setLoginBusy(form, busy) {
 
 async function logout() {
   try { await api("/api/auth/logout", { method: "POST" }); } catch { /* logged out locally either way */ }
+  if (FAULTS.has("logout-broken")) return; // fault: the session stays in place
   clearSession();
   render();
 }
