@@ -52,22 +52,32 @@ class Sandbox:
     kube: Any = None
     urls: dict[str, str] = field(default_factory=dict)
     tls_server: TlsServer | None = None
+    #: Faults the last deploy shipped (a rollback removes them).
+    release_faults: set[str] = field(default_factory=set)
 
     def set_faults(self, faults: set[str]) -> None:
+        """The world's faults, all of them (those a deploy shipped included)."""
+        with self.world.lock:
+            self._apply(set(faults))
+            self.release_faults = set()
+
+    def _apply(self, faults: set[str]) -> None:
         unknown = faults - set(all_faults())
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-        with self.world.lock:
-            tls_changed = {f for f in faults ^ self.world.faults if f.startswith("tls-")}
-            self.world.faults = set(faults)
-            if tls_changed and self.tls_server is not None:
-                self.tls_server.context, _ = tls.server_context(self.state_dir, faults)
-            if self.kube is not None:
-                self.kube.set_faults(faults)
+        tls_changed = {f for f in faults ^ self.world.faults if f.startswith("tls-")}
+        self.world.faults = faults
+        if tls_changed and self.tls_server is not None:
+            self.tls_server.context, _ = tls.server_context(self.state_dir, faults)
+        if self.kube is not None:
+            self.kube.set_faults(faults)
 
     def deploy(self, release: Release, faults: set[str]) -> None:
+        """Ship a release; its faults come with it (the world's own faults, an outage say, stay)."""
         with self.world.lock:
-            self.set_faults(faults)
+            base = self.world.faults - self.release_faults
+            self._apply(base | faults)
+            self.release_faults = set(faults)
             self.world.release = release
             if self.kube is not None:
                 self.kube.deploy(release, faults)
@@ -78,8 +88,9 @@ class Sandbox:
                 raise ValueError("no simulated cluster in this sandbox")
             new_revision = self.kube.rollback(revision)
             self.world.release = self.kube.current_release()
-            # A rollback replaces the bad release: its faults go with it.
-            self.set_faults(set())
+            # A rollback replaces the bad release: its faults go with it; the world's own stay.
+            self._apply(self.world.faults - self.release_faults)
+            self.release_faults = set()
             return {"revision": new_revision, "release": self.world.release.to_json()}
 
     def state(self) -> dict[str, Any]:

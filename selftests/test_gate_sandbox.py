@@ -194,6 +194,19 @@ def test_failed_rollback_exits_3(world: World) -> None:
     assert "the rollback failed" in run.result["reason"]
 
 
+def test_rollback_that_does_not_fix_it_exits_3(world: World) -> None:
+    """The database is down (not the release's fault): rolling back cannot make the verification pass."""
+    world.sandbox("set-faults", "database-unhealthy")
+    world.deploy(BAD, "health-down")
+    run = world.gate("--rollback")
+    assert run.code == 3, run.output
+    assert len(world.helm_calls()) == 1
+    state = world.state()
+    assert state["served"]["version"] == GOOD_BEFORE and state["faults"] == ["database-unhealthy"]
+    assert run.result["after_rollback"]["passed"] is False
+    assert "test_health_full_all_checks_healthy" in run.output
+
+
 def test_no_rollback_reports_a_confirmed_failure_with_exit_2(world: World) -> None:
     world.deploy(BAD, "health-down")
     run = world.gate("--no-rollback")
