@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from mt_verify.config import Environment
-from mt_verify.outcome import SuiteError, fail, warn
+from mt_verify.outcome import SuiteError, check, fail, warn
 from mt_verify.redact import redact_headers, redact_text
 
 #: Cap on a body kept for a report or read for JSON: a hostile target cannot exhaust memory.
@@ -201,9 +201,8 @@ def _reason(exc: Exception) -> str:
 
 
 def expect_status(ex: Exchange, status: int, *, next_step: str | None = None) -> None:
-    if ex.status != status:
-        fail(ex.env, f"{ex.method} {ex.url}", f"HTTP {status}", f"HTTP {ex.status} {ex.text[:120]!r}",
-             next_step=next_step)
+    check(ex.status == status, ex.env, f"{ex.method} {ex.url}", f"HTTP {status}",
+          f"HTTP {ex.status} {ex.text[:120]!r}", next_step=next_step)
 
 
 class ApiClient:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mt_verify.config import Environment
-from mt_verify.outcome import check, fail
+from mt_verify.outcome import check, count_conditions, fail
 from mt_verify.probe import ApiClient, Probe
 from mt_verify.release import ExpectedRelease
 
@@ -36,7 +36,7 @@ def test_version_fields_well_formed(api: ApiClient, environment: Environment, en
     want_env = environment.release.environment
     if want_env and body.get("environment") != want_env:
         problems.append(f"environment {body.get('environment')!r}, expected {want_env!r}")
-    check(not problems, env_name, ex.url, "well-formed version fields", "; ".join(problems),
+    check(not problems, env_name, ex.url, "well-formed version fields", "; ".join(problems), conditions=5,
           next_step="the backend's APP_VERSION/BUILD_ID/COMMIT_SHA env vars come from the chart values: "
                     "check the deployed values")
 
@@ -54,6 +54,7 @@ def test_served_version_is_expected_release(
         body = ex.json_object() if ex.status == 200 else {}
         served = (body.get("version"), body.get("commit_sha"))
         if expected_release.matches(*served):
+            count_conditions(2)  # version and commit SHA
             waited = time.monotonic() - started
             if waited > 0.5:
                 print(f"[{env_name}] served release matched after waiting {waited:.1f} s")
@@ -80,4 +81,5 @@ def test_version_same_through_site(probe: Probe, environment: Environment, env_n
     a, b = direct.json_object(), via.json_object()
     keys = ("version", "build_id", "commit_sha")
     check(all(a.get(k) == b.get(k) for k in keys), env_name, via.url, f"the same release as {direct.url}",
-          {k: b.get(k) for k in keys}, next_step="two backends with different releases are serving")
+          {k: b.get(k) for k in keys}, next_step="two backends with different releases are serving",
+          conditions=len(keys))
