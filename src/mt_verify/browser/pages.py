@@ -224,16 +224,34 @@ class AddMatchForm(_View):
         self.message = page.locator(sel.FORM_MESSAGE)
 
     def wait_loaded(self) -> None:
+        """The form is shown and its first team list has arrived (its fetch is never cancelled: changing a
+        select while it is in flight lets that stale answer overwrite the newer one)."""
         self.form.wait_for(state="visible", timeout=self.timeout_ms)
         self.match_type.wait_for(state="visible", timeout=self.timeout_ms)
+        self.home_team.locator("option").nth(1).wait_for(state="attached", timeout=self.timeout_ms)
+
+    def _choose(self, select: Locator, label: str, param: str) -> None:
+        """Pick ``label`` and wait for the team list it asks for, one change at a time, so no answer to an
+        earlier selection can arrive after it (Vue watchers fetch only when the value really changes)."""
+        current = select.locator("option:checked").text_content(timeout=self.timeout_ms) or ""
+        if current.strip() == label:
+            return
+        option = select.locator("option").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).first
+        value = option.get_attribute("value", timeout=self.timeout_ms)
+
+        def teams_for_choice(response: Response) -> bool:
+            return "/api/teams?" in response.url and f"{param}={value}" in response.url
+
+        with self.page.expect_response(teams_for_choice, timeout=self.timeout_ms):
+            select.select_option(label=label, timeout=self.timeout_ms)
 
     def schedule(self, *, age_group: str, match_type: str, home: str, away: str, match_date: str) -> None:
-        """Schedule a match (no score): the team selects wait until their options have loaded."""
+        """Schedule a match (no score): each select's team list is awaited before the teams are picked."""
         self.wait_loaded()
         if not self.schedule_mode.is_checked():
             self.schedule_mode.check(timeout=self.timeout_ms)
-        self.age_group.select_option(label=age_group, timeout=self.timeout_ms)
-        self.match_type.select_option(label=match_type, timeout=self.timeout_ms)
+        self._choose(self.age_group, age_group, "age_group_id")
+        self._choose(self.match_type, match_type, "match_type_id")
         self.home_team.select_option(label=home, timeout=self.timeout_ms)
         self.away_team.select_option(label=away, timeout=self.timeout_ms)
         self.date.fill(match_date, timeout=self.timeout_ms)
