@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +50,15 @@ def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout:
 
 def _outcomes(junit: Path) -> dict[str, str]:
     return {result.nodeid.rsplit("::", 1)[-1]: result.outcome for result in read_junit(junit)}
+
+
+def every_blob(root: Path) -> Iterator[tuple[str, bytes]]:
+    """Every file under ``root`` as bytes, and every member of every zip (Playwright traces) too."""
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        yield str(path.relative_to(root)), path.read_bytes()
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    yield f"{path.relative_to(root)}!{member}", archive.read(member)

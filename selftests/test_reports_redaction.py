@@ -5,13 +5,11 @@ summaries, evidence, traces unzipped, and the run's own output)."""
 from __future__ import annotations
 
 import re
-import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from mt_verify.redact import MASK
+from selftests.suite import every_blob
 from selftests.test_reports_runs import run_reports
 
 PASSWORD = "Kn0wn-Sm0ke-Pa55word-7f3c"  # long and unique: a hit can only be a leak
@@ -19,19 +17,6 @@ PASSWORD = "Kn0wn-Sm0ke-Pa55word-7f3c"  # long and unique: a hit can only be a l
 JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
 #: Faults that make checks fail while logged in (standings) and without (health).
 FAULTS = ["standings-arithmetic", "health-down"]
-
-
-def _blobs(root: Path) -> Iterator[tuple[str, bytes]]:
-    """Every file under ``root`` as bytes, and every member of every zip (Playwright traces) too."""
-    for path in sorted(root.rglob("*")):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        yield str(path.relative_to(root)), data
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                for member in archive.namelist():
-                    yield f"{path.relative_to(root)}!{member}", archive.read(member)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +46,7 @@ def test_no_file_the_run_wrote_holds_the_password_or_a_token(leaky_run) -> None:
     run, tmp = leaky_run
     files = 0
     leaks = []
-    for name, data in _blobs(tmp):
+    for name, data in every_blob(tmp):
         files += 1
         if PASSWORD.encode() in data:
             leaks.append(f"{name}: the smoke password")

@@ -5,13 +5,11 @@ for the password and for tokens. Zero hits."""
 from __future__ import annotations
 
 import re
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from selftests.suite import Run, run_suite
+from selftests.suite import Run, every_blob, run_suite
 
 PASSWORD = "Sm0ke-Known-Pa55-e41d9c"  # long and unique: any hit is a leak
 #: Sandbox tokens are JWT-shaped like Supabase's; refresh tokens are caught by their field names.
@@ -27,18 +25,6 @@ RUNS = {
                   "js-error-on-load"],
     "rejected": ["login-rejected"],
 }
-
-
-def _blobs(root: Path) -> Iterator[tuple[str, bytes]]:
-    for path in sorted(root.rglob("*")):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        yield str(path.relative_to(root)), data
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                for member in archive.namelist():
-                    yield f"{path.relative_to(root)}!{member}", archive.read(member)
 
 
 @pytest.fixture(scope="module", params=sorted(RUNS))
@@ -64,7 +50,7 @@ def test_journeys_failed_and_kept_traces(leaky_run: tuple[Run, Path]) -> None:
 def test_no_file_holds_the_password_or_a_token(leaky_run: tuple[Run, Path]) -> None:
     _, tmp = leaky_run
     hits: list[str] = []
-    for name, data in _blobs(tmp):
+    for name, data in every_blob(tmp):
         if PASSWORD.encode() in data:
             hits.append(f"{name}: the password")
         for rx, what in ((JWT, "a JWT"), (TOKEN_FIELD, "a token field"), (BEARER, "a Bearer token")):
@@ -79,5 +65,5 @@ def test_traces_recorded_authorised_calls_masked(leaky_run: tuple[Run, Path]) ->
     run, tmp = leaky_run
     if "rejected" in tmp.name:
         pytest.skip("only the signed-in run has authorised calls in its traces")
-    masked = [name for name, data in _blobs(tmp) if "trace" in name and b"Bearer ********" in data]
+    masked = [name for name, data in every_blob(tmp) if "trace" in name and b"Bearer ********" in data]
     assert masked, run.output
