@@ -127,12 +127,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.longrepr = f"SUITE ERROR (nothing was checked): {exc}"
         elif isinstance(exc, pytest.fail.Exception | AssertionError):
             verdict = "failed"
+        elif _is_browser_error(exc):
+            # The page did not behave (no answer, a reset, a timeout): the application failed the journey.
+            # (A browser that cannot start is a SuiteError, raised by the smoke tier's fixtures.)
+            verdict = "failed"
+            report.longrepr = _browser_failure(item, exc)
         else:
             verdict = "error"  # an exception in the suite's own code
         # On the item too: JUnit writes the properties of the item's last report (teardown).
         item.user_properties.append(("mt_verdict", verdict))
         report.user_properties.append(("mt_verdict", verdict))
     return report
+
+
+def _is_browser_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("playwright.")  # without importing Playwright
+
+
+def _browser_failure(item: pytest.Item, exc: BaseException) -> str:
+    env = item.config.stash.get(ENV_KEY, None)
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    action, _, what = first.partition(": ")
+    call_log = [ln.lstrip("- ") for ln in lines[1:] if ln != "Call log:"][:4]
+    text = f"[{env.name if env else '?'}] browser {action or 'action'}: expected the page to answer within the " \
+           f"smoke timeout, got {what or first}"
+    return text + ("\n" + "\n".join(call_log) if call_log else "")
 
 
 # -- shared fixtures -----------------------------------------------------------------------

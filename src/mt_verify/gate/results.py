@@ -130,7 +130,7 @@ def _nodeid_from(case: ET.Element) -> str:
 
 
 def _first_line(text: str) -> str:
-    for prefix in ("Failed: ", "failed on setup with \"", "failed on teardown with \""):
+    for prefix in ("failed on setup with \"", "failed on teardown with \"", "Failed: "):
         text = text.removeprefix(prefix)
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line[:300]
