@@ -96,47 +96,65 @@ def leftovers(db: Path) -> int:
         return conn.execute(query).fetchone()[0]
 
 
-def stray_processes(home: Path) -> list[str]:
+def stray_processes() -> list[str]:
+    """Running sandbox and browser processes (zombies are dead already: they wait for PID 1 to reap them)."""
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
     return [line.strip() for line in ps
-            if ("sandbox serve" in line or "chromium" in line) and str(os.getpid()) not in line]
+            if ("sandbox serve" in line or "chromium" in line) and "<defunct>" not in line]
+
+
+def wait_for_smoke_match(db: Path, proc: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Poll the sandbox database until the journey's match exists (the middle of the journey), bounded."""
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if db.exists() and leftovers(db) > 0:
+                return True
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)  # polling a database the soak does not own; bounded by the deadline
+    return False
 
 
 def interrupts(times: int) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="mt-soak-home-"))
+    db = home / "missing-table.sqlite"
     env = {**clean_env(), "MT_SANDBOX_HOME": str(home)}
-    before = set(stray_processes(home))
+    before = set(stray_processes())
     kills = []
     cmd = [PY, "-m", "pytest", "--env", "sandbox", "-m", "smoke", "-k", "add_match", "-q", "-p", "no:randomly"]
     for i in range(times):
         sig = signal.SIGINT if i % 2 == 0 else signal.SIGKILL
-        at = random.uniform(0.5, 4.0)
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=False)
-        try:
-            proc.wait(timeout=at)
-            finished = True
-        except subprocess.TimeoutExpired:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        # Kill in the middle of the journey: once its match is in the database, after a random extra moment.
+        mid_journey = wait_for_smoke_match(db, proc, t0 + 60)
+        extra = random.uniform(0, 0.3)
+        if proc.poll() is None:
+            time.sleep(extra)  # the random point inside the journey
+        at = time.monotonic() - t0
+        finished = proc.poll() is not None
+        if not finished:
             proc.send_signal(sig)
-            finished = False
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        left_after_kill = leftovers(db) if db.exists() else 0
         # Whatever the suite left running must go away by itself (stdin EOF, driver exit).
         deadline = time.monotonic() + 10
-        while set(stray_processes(home)) - before and time.monotonic() < deadline:
+        while set(stray_processes()) - before and time.monotonic() < deadline:
             time.sleep(0.2)  # polling a process table the soak does not control; bounded by the deadline
-        stray = sorted(set(stray_processes(home)) - before)
-        kills.append({"signal": sig.name, "after_s": round(at, 2), "finished_first": finished,
-                      "matches_left_in_db": leftovers(home / "missing-table.sqlite"), "stray_processes": stray})
-        print(f"  interrupt {i + 1}/{times}: {sig.name} after {at:.1f} s -> {kills[-1]['matches_left_in_db']} "
-              f"smoke matches in the DB, {len(stray)} stray processes", flush=True)
+        stray = sorted(set(stray_processes()) - before)
+        kills.append({"signal": sig.name, "after_s": round(at, 2), "mid_journey": mid_journey,
+                      "finished_first": finished, "matches_left_after_kill": left_after_kill,
+                      "stray_processes": stray})
+        print(f"  interrupt {i + 1}/{times}: {sig.name} {at:.1f} s in (match written: {mid_journey}) -> "
+              f"{left_after_kill} smoke matches left, {len(stray)} stray processes", flush=True)
     final = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    left = leftovers(home / "missing-table.sqlite")
-    return {"interrupts": kills, "next_run_exit": final.returncode, "smoke_matches_after_next_run": left,
-            "stray_processes_after": sorted(set(stray_processes(home)) - before)}
+    return {"interrupts": kills, "next_run_exit": final.returncode,
+            "smoke_matches_after_next_run": leftovers(db),
+            "stray_processes_after": sorted(set(stray_processes()) - before)}
 
 
 def hostile() -> dict[str, Any]:
