@@ -21,8 +21,10 @@ class StandingsIds:
         return {"season_id": self.season_id, "age_group_id": self.age_group_id, "division_id": self.division_id}
 
 
-def _list(api: ApiClient, path: str, token: str, env: str, params: dict[str, Any] | None = None) -> list[Any]:
-    ex = api.get(path, token=token, params=params)
+def get_list(api: ApiClient, path: str, token: str, env: str, params: dict[str, Any] | None = None, *,
+             check_latency: bool = True) -> list[Any]:
+    """A list endpoint's rows; anything but HTTP 200 with a JSON list fails the check."""
+    ex = api.get(path, token=token, params=params, check_latency=check_latency)
     if ex.status != 200:
         fail(env, f"GET {ex.url}", "HTTP 200 with a list", f"HTTP {ex.status} {ex.text[:120]!r}")
     data = ex.json()
@@ -41,7 +43,7 @@ def by_name(rows: list[Any], name: str, what: str, env: str, url: str) -> dict[s
 
 
 def standings_ids(api: ApiClient, token: str, spec: Standings, env: str) -> StandingsIds:
-    seasons = _list(api, "/api/seasons", token, env)
+    seasons = get_list(api, "/api/seasons", token, env)
     if spec.season:
         season = by_name(seasons, spec.season, "a season", env, api.url("/api/seasons"))
     else:
@@ -49,9 +51,9 @@ def standings_ids(api: ApiClient, token: str, spec: Standings, env: str) -> Stan
         if len(current) != 1:
             fail(env, api.url("/api/seasons"), "exactly one is_current season", f"{len(current)}")
         season = current[0]
-    age = by_name(_list(api, "/api/age-groups", token, env), spec.age_group, "an age group", env,
+    age = by_name(get_list(api, "/api/age-groups", token, env), spec.age_group, "an age group", env,
                   api.url("/api/age-groups"))
-    league = by_name(_list(api, "/api/leagues", token, env), spec.league, "a league", env, api.url("/api/leagues"))
-    division = by_name(_list(api, "/api/divisions", token, env, {"league_id": league["id"]}), spec.division,
+    league = by_name(get_list(api, "/api/leagues", token, env), spec.league, "a league", env, api.url("/api/leagues"))
+    division = by_name(get_list(api, "/api/divisions", token, env, {"league_id": league["id"]}), spec.division,
                        "a division", env, api.url("/api/divisions"))
     return StandingsIds(season["id"], age["id"], division["id"], league["id"])

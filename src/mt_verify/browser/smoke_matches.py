@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from mt_verify.config import Smoke
-from mt_verify.lookup import by_name
+from mt_verify.lookup import by_name, get_list
 from mt_verify.outcome import fail
 from mt_verify.probe import ApiClient
 
@@ -40,13 +40,8 @@ class SmokeIds:
 
 
 def _list(api: ApiClient, path: str, token: str, env: str, params: dict[str, Any] | None = None) -> list[Any]:
-    ex = api.get(path, token=token, params=params, check_latency=False)
-    if ex.status != 200:
-        fail(env, f"GET {ex.url}", "HTTP 200 with a list", f"HTTP {ex.status} {ex.text[:120]!r}")
-    data = ex.json()
-    if not isinstance(data, list):
-        fail(env, f"GET {ex.url}", "a JSON list", type(data).__name__)
-    return data
+    # The journey times the browser; these look-ups only find and clean up its data.
+    return get_list(api, path, token, env, params, check_latency=False)
 
 
 def user_id(api: ApiClient, token: str, env: str) -> str:
