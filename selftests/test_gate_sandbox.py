@@ -183,6 +183,12 @@ def test_failure_that_passes_on_its_second_try_is_flaky_not_rolled_back(world: W
     flaky = result["flaky"][0]
     assert {t["nodeid"]: t["verdict"] for t in first["tests"]}[flaky] == "failed"
     assert {t["nodeid"]: t["verdict"] for t in second["tests"]}[flaky] == "passed"
+    # The run's summary shows it yellow (flaky), not red, and says why.
+    summary = json.loads((world.tmp / "reports" / "summary.json").read_text())
+    row = next(t for t in summary["tests"] if t["nodeid"] == flaky)
+    assert row["flaky"] and row["status"] == "warning"
+    assert summary["gate_verdict"] == "passed_with_warnings"
+    assert "passed when the gate ran it again" in (world.tmp / "reports" / "summary.md").read_text()
 
 
 def test_failed_rollback_exits_3(world: World) -> None:

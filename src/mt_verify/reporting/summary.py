@@ -453,6 +453,23 @@ def normalise_gate(gate: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _mark_flaky(data: dict[str, Any], flaky: Iterable[str]) -> None:
+    """Tests that failed here but passed when the gate ran them again are yellow (flaky), not red."""
+    names = set(flaky)
+    tests = data.get("tests") or []
+    changed = False
+    for t in tests:
+        if t.get("nodeid") in names and t.get("status") in ("failed", "error"):
+            note = "flaky: failed, then passed when the gate ran it again"
+            t.update(status="warning", flaky=True, warnings=[*t.get("warnings", []), f"{note}: {t.get('reason', '')}"])
+            changed = True
+    if not changed:
+        return
+    gate_tests = [t for t in tests if t.get("gate")]
+    data.update(verdict=verdict_of(tests), gate_verdict=verdict_of(gate_tests), counts=_counts(tests),
+                gate_counts=_counts(gate_tests), areas=_area_rows(tests, "not run: no test of this area was selected"))
+
+
 def add_gate_section(run_dir: Path, gate: dict[str, Any]) -> None:
     """Record the gate's decision in this run's summary: rewrites ``summary.json`` (``gate``) and ``summary.md``
     (a "Gate" section), and appends that section to ``$GITHUB_STEP_SUMMARY`` when set.
@@ -473,5 +490,6 @@ def add_gate_section(run_dir: Path, gate: dict[str, Any]) -> None:
                 "counts": {}, "gate_counts": {}, "areas": [], "tests": [],
                 "note": "pytest wrote no summary for this run"}
     data["gate"] = section
+    _mark_flaky(data, gate.get("flaky") or [])
     write(run_dir, data)
     append_step_summary(render_gate(section))
