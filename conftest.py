@@ -76,8 +76,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except (cfg.ConfigError, ReleaseError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[ENV_KEY] = env
-    if not _is_worker(config) and not rundir.current():
-        os.environ[rundir.RUN_DIR_VAR] = str(rundir.create(env.name))
 
 
 def _start_sandbox(config: pytest.Config, path: Path, raw: dict[str, object]) -> None:

@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.db import Database
+from sandbox.listener import Handler
 from sandbox.release import Release
 
 WEB = Path(__file__).parent / "web"
@@ -102,17 +102,13 @@ def route(method: str, pattern: str) -> Callable[[Route], Route]:
     return register
 
 
-class AppHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class AppHandler(Handler):
     server_version = "nginx"
     sys_version = ""
     world: World  # set on the subclass made per server
     role = "api"  # which listener: "site" (the web hosts) or "api" (the API host)
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
     def do_GET(self) -> None:
         self._dispatch("GET")

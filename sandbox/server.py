@@ -10,13 +10,12 @@ import secrets
 import socket
 import ssl
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from sandbox import app, tls
 from sandbox.db import SMOKE_USERNAME, Database
-from sandbox.listener import HOST, Server, serve
+from sandbox.listener import HOST, Handler, Server, serve
 from sandbox.release import CURRENT, PREVIOUS, Release
 
 
@@ -143,24 +142,12 @@ def start(
     sb.tls_server = tls_server
     https_url = f"https://localhost:{tls_server.server_port}"
 
-    class Redirect(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
+    class Redirect(Handler):
         def do_GET(self) -> None:
             if "http-no-redirect" in world.faults:
-                body = b"<html><title>Missing Table</title></html>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
+                self.reply(200, b"<html><title>Missing Table</title></html>", "text/html")
             else:
-                body = b""
-                self.send_response(301)
-                self.send_header("Location", https_url + self.path)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                self.reply(301, b"", "text/plain", {"Location": https_url + self.path})
 
     redirect = _serve(Server((HOST, 0), Redirect))
     control = _serve(Server((HOST, 0), _control_handler(sb)))
@@ -198,20 +185,10 @@ def _public(urls: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in urls.items() if k != "MT_SMOKE_PASSWORD"}
 
 
-def _control_handler(sb: Sandbox) -> type[BaseHTTPRequestHandler]:
-    class Control(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
+def _control_handler(sb: Sandbox) -> type[Handler]:
+    class Control(Handler):
         def _reply(self, status: int, payload: Any) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply_json(status, payload)
 
         def do_GET(self) -> None:
             if self.path == "/state":

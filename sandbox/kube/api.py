@@ -8,11 +8,11 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.kube.world import OBJ, World, micro
+from sandbox.listener import Handler
 
 TOKEN = "sandbox-token"
 USER = "system:serviceaccount:mt-verify:mt-verify-readonly"
@@ -255,21 +255,10 @@ class Cluster:
         return copy.deepcopy(obj)
 
 
-def handler_for(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
+def handler_for(cluster: Cluster) -> type[Handler]:
+    class ApiHandler(Handler):
         def _reply(self, code: int, body: OBJ) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Audit-Id", f"{time.monotonic_ns():x}")
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply_json(code, body, {"Audit-Id": f"{time.monotonic_ns():x}"})
 
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -314,4 +303,4 @@ def handler_for(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
         def do_DELETE(self) -> None:
             self._handle("DELETE")
 
-    return Handler
+    return ApiHandler

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import ssl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,11 +166,6 @@ class Probe:
         if soft is not None and ex.elapsed > soft:
             warn(self.env.name, f"{ex.method} {ex.url}",
                  f"answered in {ex.elapsed:.2f} s, over the soft budget {soft:g} s")
-
-    @contextmanager
-    def raw(self) -> Iterator[httpx.Client]:
-        """The underlying client, for checks that need the connection itself (TLS)."""
-        yield self._client
 
 
 def _read_capped(resp: httpx.Response) -> tuple[bytes, bool]:
