@@ -21,6 +21,7 @@ Two halves. The *test side* (every process that runs tests: xdist workers, or th
 ``mt_warning``     one per CheckWarning raised in that phase (redacted, one line)
 ``mt_evidence``    a file saved for the failed test, relative to the run folder
 ``mt_served``      JSON ``{version, commit_sha, build_id}`` seen at ``/api/version``
+``mt_note``        JSON ``{kind, text}``: something forgiven on the way to green (:mod:`mt_verify.notes`)
 =================  =========================================================
 
 (pytest's ``pytest_warning_recorded`` does reach the xdist controller, but only after the test's reports and
@@ -45,6 +46,7 @@ from typing import Any
 import pytest
 
 from mt_verify import rundir
+from mt_verify.notes import drain as drain_notes
 from mt_verify.outcome import CheckWarning
 from mt_verify.redact import redact_text, register_secret
 from mt_verify.reporting import summary as summ
@@ -246,6 +248,8 @@ class TestSide:
             report.user_properties.append(("mt_warning", text))
         if texts and self.allure:
             _allure_warnings(texts)
+        for n in drain_notes():
+            report.user_properties.append(("mt_note", json.dumps({"kind": n.kind, "text": redact_text(n.text)})))
         if report.failed:
             for path in self._save_exchanges(item):
                 report.user_properties.append(("mt_evidence", path))
@@ -371,6 +375,11 @@ class Controller:
         rec.phases[report.when] = report.outcome
         rec.duration_s += report.duration
         rec.warnings.extend(_prop(report, "mt_warning"))
+        for raw in _prop(report, "mt_note"):
+            try:
+                rec.notes.append(json.loads(raw))
+            except ValueError:
+                pass
         rec.evidence.extend(p for p in _prop(report, "mt_evidence") if p not in rec.evidence)
         if report.failed:  # a verdict copied onto the item also rides on later, passing reports: ignore those
             rec.verdicts.extend(_prop(report, "mt_verdict"))

@@ -69,6 +69,8 @@ class TestRecord:
     duration_s: float = 0.0
     reruns: int = 0
     evidence: list[str] = field(default_factory=list)
+    #: ``{kind, text}`` notes: what was forgiven on the way to green (:mod:`mt_verify.notes`).
+    notes: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
@@ -117,6 +119,7 @@ class TestRecord:
             "reruns": self.reruns,
             "duration_s": round(self.duration_s, 3),
             "evidence": list(self.evidence),
+            "notes": list(self.notes),
         }
 
 
@@ -193,6 +196,22 @@ def _counts(tests: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return out
 
 
+#: Examples of each note kind kept in the run's summary.
+NOTE_EXAMPLES = 3
+
+
+def notes_of(tests: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every note of the run by kind: how many, and a few examples with the test that made them."""
+    out: dict[str, dict[str, Any]] = {}
+    for t in tests:
+        for n in t.get("notes") or ():
+            entry = out.setdefault(str(n.get("kind", "note")), {"count": 0, "examples": []})
+            entry["count"] += 1
+            if len(entry["examples"]) < NOTE_EXAMPLES:
+                entry["examples"].append({"nodeid": t["nodeid"], "text": one_line(n.get("text", ""), 300)})
+    return dict(sorted(out.items()))
+
+
 def build(
     records: Iterable[TestRecord],
     *,
@@ -217,6 +236,7 @@ def build(
         "counts": _counts(tests),
         "gate_counts": _counts(gate_tests),
         "areas": _area_rows(tests, not_run_reason),
+        "notes": notes_of(tests),
         "tests": tests,
         "gate": None,
     }
@@ -370,6 +390,13 @@ def render_markdown(data: Mapping[str, Any]) -> str:
                 lines.append(f"- {icon} {len(members)} tests ({names}{more}): {_cell(text, 300)}")
         if len(groups) > 12:
             lines.append(f"- … {len(groups) - 12} more reasons in summary.json")
+        lines += ["", "</details>"]
+    notes = data.get("notes") or {}
+    if notes:
+        lines += ["", "<details><summary>Notes: forgiven on the way to green</summary>", ""]
+        for kind, entry in notes.items():
+            example = entry["examples"][0]["text"] if entry.get("examples") else ""
+            lines.append(f"- {_cell(kind)}: {entry.get('count', 0)} (e.g. {_cell(example, 200)})")
         lines += ["", "</details>"]
     if run.get("dir"):
         lines += ["", f"Reports: `{run['dir']}` (summary.json, junit.xml, allure-results/, evidence/)"]
