@@ -25,14 +25,16 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mt_verify.errors import ConfigError
+
+__all__ = ["ConfigError"]  # re-exported: callers say cfg.ConfigError
+
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS_DIR = ROOT / "environments"
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ConfigError(Exception):
-    """Bad environment file or option; the message is one line meant for an operator."""
 
 
 class _Model(BaseModel):

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mt_verify.config import ROOT, ConfigError, Sandbox
+from mt_verify.errors import SandboxError
 
 REUSE_VAR = "MT_SANDBOX_CONTROL"
 
@@ -29,8 +30,18 @@ class Launched:
     def __init__(self, proc: subprocess.Popen[bytes] | None, env: dict[str, str]) -> None:
         self.proc = proc
         self.env = env
+        self.exported = False
+
+    def export(self) -> None:
+        """Put the sandbox's variables into this process's environment (and so into every child's)."""
+        os.environ.update(self.env)
+        self.exported = True
 
     def stop(self, timeout: float = 5.0) -> None:
+        if self.exported:
+            for key in self.env:
+                os.environ.pop(key, None)
+            self.exported = False
         if self.proc is None or self.proc.poll() is not None:
             return
         if self.proc.stdin:
@@ -59,6 +70,29 @@ def set_faults(faults: list[str], environ: Mapping[str, str] = os.environ) -> No
         raise ConfigError(f"cannot reach the running sandbox at {environ[REUSE_VAR]}: {err}") from None
 
 
+def ensure(path: Path, raw: Mapping[str, object], faults: list[str]) -> Launched | None:
+    """The one way to get an environment's sandbox: start it (exported, to be stopped by the caller), or, when
+    one is already running for this process tree, switch ``faults`` on in it; ``None`` when nothing was started.
+
+    An environment without a ``sandbox`` section takes no faults.
+    """
+    if raw.get("sandbox") is None:
+        if faults:
+            raise ConfigError(f"--sandbox-fault: {path} is not a sandbox environment")
+        return None
+    if running():
+        if faults:
+            set_faults(faults)
+        return None
+    try:
+        spec = Sandbox.model_validate(raw["sandbox"])
+    except ValueError as exc:
+        raise ConfigError(f"{path}: sandbox: {str(exc).splitlines()[-1].strip()}") from None
+    launched = launch(spec, faults, file=path)
+    launched.export()
+    return launched
+
+
 def launch(spec: Sandbox, faults: list[str], *, file: Path) -> Launched:
     command = list(spec.command)
     if command and command[0] in ("python", "python3"):
@@ -79,15 +113,15 @@ def launch(spec: Sandbox, faults: list[str], *, file: Path) -> Launched:
         errors.seek(0)
         err = errors.read().decode(errors="replace").strip().splitlines()
         last = err[-1] if err else f"no output within {spec.start_timeout:g} s"
-        raise ConfigError(f"{file}: sandbox did not start: {last}")
+        raise SandboxError(f"{file}: sandbox did not start: {last}")
     try:
         message = json.loads(line)
     except ValueError:
         proc.kill()
-        raise ConfigError(f"{file}: sandbox did not start: unexpected output {line[:120]!r}") from None
+        raise SandboxError(f"{file}: sandbox did not start: unexpected output {line[:120]!r}") from None
     if "error" in message:
         proc.wait(5)
-        raise ConfigError(f"sandbox did not start: {message['error']}")
+        raise SandboxError(f"sandbox did not start: {message['error']}")
     return Launched(proc, {k: str(v) for k, v in message["env"].items()})
 
 

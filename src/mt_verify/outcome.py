@@ -1,32 +1,26 @@
-"""How a check reports: a failure is one line naming environment, resource, expected and actual,
-then details and the next step; a warning passes the check but is shown in every report."""
+"""How a check reports, and the one record of what came of each test.
+
+A failure is one line naming environment, resource, expected and actual, then details and the next step
+(:func:`fail`, raising :class:`~mt_verify.errors.CheckFailed`); a warning passes the check but is shown in every
+report (:func:`warn`). What a test was and how it ended is one :class:`TestOutcome`, kept in ``item.stash`` by the
+plugin's makereport hook and sent to the xdist controller once, with the teardown report.
+"""
 
 from __future__ import annotations
 
+import json
 import warnings
+from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 
-import pytest
+from mt_verify.errors import CheckFailed, SuiteError, Verdict
 
-#: Conditions evaluated by this process (the benchmark compares it with a curl script's).
-assertions = 0
-
-
-def count_conditions(conditions: int = 1) -> None:
-    """Record conditions that held or failed (the benchmark compares the count with a curl script's)."""
-    global assertions
-    assertions += conditions
+__all__ = ["CheckFailed", "CheckWarning", "SuiteError", "TestOutcome", "check", "fail", "message", "suite_error",
+           "warn"]
 
 
 class CheckWarning(UserWarning):
     """A check passed, but an operator should look (certificate expiring, latency over the soft budget)."""
-
-
-class SuiteError(Exception):
-    """The suite could not do its job (unreachable target, forbidden, bad config) -- not a failed check.
-
-    Raised from fixtures, so pytest reports an ERROR and the gate never rolls back on it.
-    """
 
 
 def _short(value: Any, limit: int = 200) -> str:
@@ -62,8 +56,7 @@ def fail(
     details: str | None = None,
     next_step: str | None = None,
 ) -> NoReturn:
-    count_conditions()
-    pytest.fail(message(env, resource, expected, actual, details=details, next_step=next_step), pytrace=False)
+    raise CheckFailed(message(env, resource, expected, actual, details=details, next_step=next_step))
 
 
 def check(
@@ -75,12 +68,10 @@ def check(
     *,
     details: str | None = None,
     next_step: str | None = None,
-    conditions: int = 1,
 ) -> None:
-    """Fail unless ``ok``; ``conditions`` says how many conditions ``ok`` stands for (for the benchmark's count)."""
+    """Fail unless ``ok``."""
     if not ok:
         fail(env, resource, expected, actual, details=details, next_step=next_step)
-    count_conditions(conditions)
 
 
 def warn(env: str, resource: str, text: str) -> None:
@@ -89,3 +80,67 @@ def warn(env: str, resource: str, text: str) -> None:
 
 def suite_error(text: str) -> NoReturn:
     raise SuiteError(text)
+
+
+_RANK: dict[str, int] = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+
+
+@dataclass
+class TestOutcome:
+    """Everything the reports and the gate learn about one test, filled phase by phase on the process that ran it.
+
+    ``verdict`` is what it means for the gate (:func:`mt_verify.errors.verdict_of`): ``failed`` the application is
+    wrong, ``error`` the suite could not check, else ``passed`` / ``skipped``. ``phases`` is pytest's own word per
+    phase (``setup``/``call``/``teardown`` → ``passed``/``failed``/``skipped``).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    tier: str | None = None
+    area: str = "Other"
+    gate: bool = False
+    markers: list[str] = field(default_factory=list)
+    phases: dict[str, str] = field(default_factory=dict)
+    verdict: Verdict = "passed"
+    reason: str = ""
+    skip_reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)
+    served: dict[str, str] | None = None
+    duration_s: float = 0.0
+
+    def record_phase(self, when: str, outcome: str, verdict: Verdict, reason: str, duration: float) -> None:
+        """One phase ended. A failed check outranks a suite error (the application was seen to be wrong, whatever
+        broke afterwards), which outranks a skip; the first red reason is kept."""
+        self.phases[when] = outcome
+        self.duration_s += duration
+        if verdict == "skipped":
+            if self.verdict == "passed":
+                self.verdict = "skipped"
+                self.skip_reason = self.skip_reason or reason
+        elif verdict in ("failed", "error"):
+            if _RANK[verdict] > _RANK[self.verdict]:
+                self.verdict = verdict
+            self.reason = self.reason or reason
+
+    @property
+    def outcome(self) -> str:
+        """pytest's word: ``failed`` (the test body), ``error`` (setup/teardown), ``skipped``, ``passed``."""
+        if self.phases.get("call") == "failed":
+            return "failed"
+        if "failed" in self.phases.values():
+            return "error"
+        if "skipped" in self.phases.values():
+            return "skipped"
+        return "passed"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TestOutcome:
+        data = json.loads(text)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)

@@ -20,6 +20,7 @@ import httpx
 from mt_verify.config import Environment
 from mt_verify.outcome import SuiteError, check, fail, warn
 from mt_verify.redact import redact_headers, redact_text
+from mt_verify.release import ServedRelease
 
 #: Cap on a body kept for a report or read for JSON: a hostile target cannot exhaust memory.
 MAX_BODY = 2 * 1024 * 1024
@@ -196,6 +197,23 @@ def _reason(exc: Exception) -> str:
 def expect_status(ex: Exchange, status: int, *, next_step: str | None = None) -> None:
     check(ex.status == status, ex.env, f"{ex.method} {ex.url}", f"HTTP {status}",
           f"HTTP {ex.status} {ex.text[:120]!r}", next_step=next_step)
+
+
+def served_release_of(api: ApiClient, env_name: str) -> ServedRelease:
+    """What ``/api/version`` says is running; an answer that is not a release fails the check."""
+    ex = api.get("/api/version")
+    if ex.status != 200:
+        fail(env_name, ex.url, "HTTP 200 with the served release", f"HTTP {ex.status}")
+    body = ex.json_object()
+    if not isinstance(body.get("version"), str):
+        fail(env_name, ex.url, "a 'version' string", body.get("version"))
+
+    def opt(value: object) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    return ServedRelease(version=body["version"], build_id=opt(body.get("build_id")),
+                         commit_sha=opt(body.get("commit_sha")), environment=opt(body.get("environment")),
+                         build_date=opt(body.get("build_date")))
 
 
 class ApiClient:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mt_verify.errors import ConfigError
+
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _VERSION = re.compile(r"^v?\d+(\.\d+)*$")
 
 
-class ReleaseError(ValueError):
-    pass
+class ReleaseError(ConfigError, ValueError):
+    """An expected release that cannot be parsed (a configuration error)."""
 
 
 @dataclass(frozen=True)

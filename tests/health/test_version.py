@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import pytest
 
 from mt_verify.config import Environment
-from mt_verify.outcome import check, count_conditions, fail
-from mt_verify.probe import ApiClient, Probe
+from mt_verify.outcome import check, fail
+from mt_verify.probe import ApiClient, Exchange, Probe
 from mt_verify.release import ExpectedRelease
+from mt_verify.wait import wait_until
 
 pytestmark = [pytest.mark.health, pytest.mark.gate, pytest.mark.area("Version")]
 
@@ -36,7 +35,7 @@ def test_version_fields_well_formed(api: ApiClient, environment: Environment, en
     want_env = environment.release.environment
     if want_env and body.get("environment") != want_env:
         problems.append(f"environment {body.get('environment')!r}, expected {want_env!r}")
-    check(not problems, env_name, ex.url, "well-formed version fields", "; ".join(problems), conditions=5,
+    check(not problems, env_name, ex.url, "well-formed version fields", "; ".join(problems),
           next_step="the backend's APP_VERSION/BUILD_ID/COMMIT_SHA env vars come from the chart values: "
                     "check the deployed values")
 
@@ -46,26 +45,22 @@ def test_served_version_is_expected_release(
 ) -> None:
     if expected_release is None:
         pytest.skip("no expected release given (--expected-version or MT_EXPECTED_VERSION)")
-    deadline = time.monotonic() + environment.release.wait
-    started = time.monotonic()
-    pause = 0.25
-    while True:
+
+    def served() -> tuple[Exchange, tuple[str | None, str | None]]:
         ex = api.get("/api/version")
         body = ex.json_object() if ex.status == 200 else {}
-        served = (body.get("version"), body.get("commit_sha"))
-        if expected_release.matches(*served):
-            count_conditions(2)  # version and commit SHA
-            waited = time.monotonic() - started
-            if waited > 0.5:
-                print(f"[{env_name}] served release matched after waiting {waited:.1f} s")
-            return
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        threading.Event().wait(min(pause, left))  # a rollout may still be landing: poll until the deadline
-        pause = min(pause * 2, 5.0)
-    fail(env_name, ex.url, f"release {expected_release}", f"{served[0]} ({(served[1] or 'no sha')[:7]})",
-         details=f"polled for {time.monotonic() - started:.1f} s (release.wait {environment.release.wait:g} s)",
+        return ex, (body.get("version"), body.get("commit_sha"))
+
+    # A rollout may still be landing: poll until the deadline.
+    got = wait_until(served, lambda s: expected_release.matches(*s[1]), environment.release.wait,
+                     first_pause=0.25, max_pause=5.0, factor=2.0)
+    ex, (version, sha) = got.value
+    if got.met:
+        if got.waited_s > 0.5:
+            print(f"[{env_name}] served release matched after waiting {got.waited_s:.1f} s")
+        return
+    fail(env_name, ex.url, f"release {expected_release}", f"{version} ({(sha or 'no sha')[:7]})",
+         details=f"polled for {got.waited_s:.1f} s (release.wait {environment.release.wait:g} s)",
          next_step="the deploy did not land or an older build is serving: kubectl rollout status deploy/<backend>; "
                    "compare image tags with the release")
 
@@ -81,5 +76,4 @@ def test_version_same_through_site(probe: Probe, environment: Environment, env_n
     a, b = direct.json_object(), via.json_object()
     keys = ("version", "build_id", "commit_sha")
     check(all(a.get(k) == b.get(k) for k in keys), env_name, via.url, f"the same release as {direct.url}",
-          {k: b.get(k) for k in keys}, next_step="two backends with different releases are serving",
-          conditions=len(keys))
+          {k: b.get(k) for k in keys}, next_step="two backends with different releases are serving")

@@ -23,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from mt_verify import rundir
+from mt_verify.browser.boundary import browser_failures
 from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_args, video_enabled
 from mt_verify.browser.recorder import Recorder, netloc
 from mt_verify.browser.session import UiLogin, register_password, remember_session
 from mt_verify.config import Environment
-from mt_verify.outcome import SuiteError, warn
+from mt_verify.errors import BrowserError
+from mt_verify.outcome import warn
+from mt_verify.plugin import outcome_of
 from mt_verify.probe import ApiClient, require_reachable
 from mt_verify.reporting.evidence import evidence_dir
 
@@ -36,31 +39,30 @@ if TYPE_CHECKING:
 
     from mt_verify.browser.smoke_matches import SmokeIds
 
-_REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
-_EVIDENCE_KEY = pytest.StashKey[list[str]]()
 
-
-# -- outcome of the running test, for evidence decisions ---------------------------------------------------
+# -- the one boundary where Playwright's errors are translated ---------------------------------------------
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report = yield
-    item.stash.setdefault(_REPORTS_KEY, {})[report.when] = report
-    if report.when == "teardown":
-        for path in item.stash.get(_EVIDENCE_KEY, []):
-            report.user_properties.append(("mt_evidence", path))
-    return report
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with browser_failures(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with browser_failures(item):
+        return (yield)
 
 
 def journey_failed(item: pytest.Item) -> bool:
     """Pessimistic: a failed setup or call, or a call that never reported (interrupt, crash), is a failure."""
-    reports = item.stash.get(_REPORTS_KEY, {})
-    setup, call = reports.get("setup"), reports.get("call")
-    if setup is None or setup.failed:
+    phases = outcome_of(item).phases
+    setup, call = phases.get("setup"), phases.get("call")
+    if setup is None or setup == "failed":
         return True
-    if setup.skipped:
+    if setup == "skipped":
         return False
-    return call is None or call.failed
+    return call is None or call == "failed"
 
 
 def keep_evidence(item: pytest.Item, recorder: Recorder) -> Path:
@@ -79,7 +81,7 @@ def _publish(item: pytest.Item, files: list[Path]) -> None:
     for path in files:
         attach_file(path, name=f"{names.get(path.suffix, 'evidence')}: {path.name}", nodeid=item.nodeid)
         if base is not None and base in path.resolve().parents:
-            item.stash.setdefault(_EVIDENCE_KEY, []).append(str(path.resolve().relative_to(base.resolve())))
+            outcome_of(item).evidence.append(str(path.resolve().relative_to(base.resolve())))
 
 
 # -- the whole tier ---------------------------------------------------------------------------------------
@@ -122,15 +124,15 @@ def _mtv_playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="session")
-def browser_choice(pytestconfig: pytest.Config, environment: Environment, _mtv_playwright: Playwright) -> BrowserChoice:
-    return choose_executable(pytestconfig.getoption("mt_browser_path"), environment.smoke.browser_path,
+def browser_choice(browser_path_option: str | None, environment: Environment,
+                   _mtv_playwright: Playwright) -> BrowserChoice:
+    return choose_executable(browser_path_option, environment.smoke.browser_path,
                              _mtv_playwright.chromium.executable_path)
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(pytestconfig: pytest.Config, browser_choice: BrowserChoice) -> dict[str, Any]:
-    return launch_args(browser_choice, headed=bool(pytestconfig.getoption("mt_headed")),
-                       slowmo_ms=float(pytestconfig.getoption("mt_slowmo") or 0))
+def browser_type_launch_args(headed: bool, slowmo_ms: float, browser_choice: BrowserChoice) -> dict[str, Any]:
+    return launch_args(browser_choice, headed=headed, slowmo_ms=slowmo_ms)
 
 
 @pytest.fixture(scope="session")
@@ -143,15 +145,15 @@ def browser(_mtv_playwright: Playwright, browser_type_launch_args: dict[str, Any
     try:
         browser = _mtv_playwright.chromium.launch(timeout=max(smoke_timeout_ms, 30_000), **browser_type_launch_args)
     except PlaywrightError as exc:
-        raise SuiteError(f"cannot start Chromium {browser_choice.describe()}: {str(exc).splitlines()[0]}; "
+        raise BrowserError(f"cannot start Chromium {browser_choice.describe()}: {str(exc).splitlines()[0]}; "
                          "nothing was checked") from None
     yield browser
     browser.close()
 
 
 @pytest.fixture(scope="session")
-def video_on(pytestconfig: pytest.Config) -> bool:
-    return video_enabled(str(pytestconfig.getoption("mt_browser_video")))
+def video_on(browser_video: str) -> bool:
+    return video_enabled(browser_video)
 
 
 @pytest.fixture(scope="session")

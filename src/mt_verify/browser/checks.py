@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mt_verify.outcome import check, fail
+from mt_verify.outcome import fail
 
 
 def ui_check(env: str, resource: str, expected: Any, wait: Callable[[], object], actual: Callable[[], Any], *,
@@ -27,7 +27,6 @@ def ui_check(env: str, resource: str, expected: Any, wait: Callable[[], object],
         except PlaywrightError as exc:
             seen = f"(could not read the page: {str(exc).splitlines()[0]})"
         fail(env, resource, expected, seen, next_step=next_step)
-    check(True, env, resource, expected, None)
 
 
 def text_or_none(read: Callable[[], str | None]) -> Callable[[], str]:

@@ -7,8 +7,6 @@ from typing import Any
 COUNTS = (("database", "age_groups_count"), ("reference_data", "seasons_count"),
           ("reference_data", "match_types_count"))
 SUB_CHECKS = ("api", "database", "reference_data", "auth")
-#: Conditions :func:`full_problems` evaluates: status, each sub-check present and healthy, each count.
-FULL_CONDITIONS = 1 + 2 * len(SUB_CHECKS) + len(COUNTS)
 
 
 def full_problems(body: dict[str, Any]) -> list[str]:

@@ -11,7 +11,6 @@ _SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']([^\"']+)[\"']", re.IGNORECASE)
 JS_TYPES = ("text/javascript", "application/javascript", "application/x-javascript")
 
 
-SHELL_CONDITIONS = 3
 
 
 def shell_problems(content_type: str, html: str) -> list[str]:

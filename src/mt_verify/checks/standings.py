@@ -9,16 +9,6 @@ COLUMNS = ("team", "team_id", "played", "wins", "draws", "losses", "goals_for", 
 _INTS = ("played", "wins", "draws", "losses", "goals_for", "goals_against", "goal_difference", "points")
 
 
-#: Conditions checked per row (columns, integers, W+D+L, 3W+D, GF-GA, form) and per table (shape, sort).
-ROW_CONDITIONS = 6
-TABLE_CONDITIONS = 3
-
-
-def conditions_for(body: Any) -> int:
-    rows = body.get("standings") if isinstance(body, dict) else None
-    return TABLE_CONDITIONS + ROW_CONDITIONS * (len(rows) if isinstance(rows, list) else 0)
-
-
 def table_problems(body: Any) -> list[str]:
     if not isinstance(body, dict):
         return [f"the body is a {type(body).__name__}, not an object"]

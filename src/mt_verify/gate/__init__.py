@@ -1,6 +1,7 @@
 """The post-deploy gate: run the suite, decide, and roll back only when the application is confirmed unhealthy.
 
-pytest does the checking (a subprocess, read back through its JUnit XML); this module only decides and acts::
+pytest does the checking (a subprocess, read back through the ``summary.json`` its run writes); the decision is a
+pure function (:func:`mt_verify.gate.decide.decide`); this module acts on it::
 
     attempt 1   the requested tiers (health, deployment, smoke)
       |-- suite problem (config, cluster unreachable or forbidden, browser missing, pytest exit 2/3/4/5) -> ERROR (4)
@@ -10,8 +11,12 @@ pytest does the checking (a subprocess, read back through its JUnit XML); this m
       |-- none failed again (reported as flaky)                                                           -> PASSED (0)
     FAILED      rollback disabled, dry run, refused (nothing to roll back to, release busy, auto-sync)     -> 2
                 rollback tool missing or the cluster unreadable before anything was changed               -> 4
-    rollback    under a Lease lock; the rollback fails                                                    -> 3
+    rollback    under a renewed Lease lock; the rollback fails                                            -> 3
     verify      health and deployment tiers, expecting the release rolled back to: green -> 1, else       -> 3
+
+Cancelled (SIGINT or SIGTERM, as CI runners cancel jobs): no new work starts; a running pytest is stopped; a
+running rollback command gets a few seconds to finish, then is stopped; the Lease is released; ``gate.json`` says
+"interrupted" and what state was left; exit 3 once a rollback command started, else 4.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -26,15 +32,18 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import IntEnum
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 from mt_verify import config as cfg
+from mt_verify.gate.decide import EXIT_MEANINGS, DecideOptions, Decision, GateExit, decide
 from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
-from mt_verify.gate.results import Attempt, TestResult, gating
+from mt_verify.gate.results import Attempt, gating
 from mt_verify.gate.runner import run_pytest
 from mt_verify.release import ExpectedRelease, ReleaseError
+
+__all__ = ["EXIT_MEANINGS", "TIERS", "Gate", "GateExit", "GateOptions", "GateResult", "run_gate"]
 
 TIERS = ("health", "deployment", "smoke")
 #: Tiers run again after a rollback.
@@ -44,30 +53,12 @@ BETWEEN_ATTEMPTS_VAR = "MT_GATE_BETWEEN_ATTEMPTS"
 HOOK_TIMEOUT_S = 60.0
 
 
-class GateExit(IntEnum):
-    """The gate's exit codes."""
-
-    PASSED = 0
-    ROLLED_BACK = 1
-    NOT_ROLLED_BACK = 2
-    ROLLBACK_FAILED = 3
-    ERROR = 4
-
-    @property
-    def meaning(self) -> str:
-        return EXIT_MEANINGS[self]
+class Cancelled(BaseException):
+    """The gate was asked to stop (SIGINT, SIGTERM): like KeyboardInterrupt, not an error of the suite."""
 
 
-EXIT_MEANINGS = {
-    GateExit.PASSED: "passed: every gating check passed (flaky and non-gating failures are reported)",
-    GateExit.ROLLED_BACK: "failed and rolled back; the verification after the rollback passed",
-    GateExit.NOT_ROLLED_BACK: "failed, not rolled back (rollback disabled, dry run, or refused: nothing to roll "
-                              "back to, release mid-operation, another rollback in progress, Argo CD auto-sync on)",
-    GateExit.ROLLBACK_FAILED: "failed; a rollback was attempted but it, or the verification after it, failed",
-    GateExit.ERROR: "error: the suite could not verify (bad configuration, cluster unreachable or forbidden, "
-                    "browser missing, pytest usage error or interrupted) or the rollback tool is missing; "
-                    "nothing was rolled back",
-}
+#: How a step of the gate ends it: exit code, verdict, reason.
+Ending = tuple[GateExit, str, str]
 
 
 @dataclass(frozen=True)
@@ -109,7 +100,7 @@ class GateResult:
                                    "confirmed_failures": self.confirmed, "flaky": self.flaky,
                                    "non_gating_failures": self.non_gating_failures,
                                    "attempts": [{"name": a.name, "returncode": a.returncode,
-                                                 "dir": str(a.junit.parent), **a.to_json()["counts"]}
+                                                 "dir": str(a.run_dir), **a.to_json()["counts"]}
                                                 for a in self.attempts]}
         rollback = self.rollback or {}
         plan = rollback.get("plan") or {}
@@ -138,10 +129,6 @@ class GateResult:
         }
 
 
-class _Stop(Exception):
-    """Ends the gate with ``result`` as it stands."""
-
-
 class Gate:
     def __init__(self, options: GateOptions, *, out: TextIO = sys.stdout, echo_pytest: bool = True) -> None:
         self.opts = options
@@ -150,39 +137,81 @@ class Gate:
         self.result = GateResult(env=options.env, expected=options.expected_version)
         #: Set once a rollback command has been started: from then on, trouble means exit 3, not 4.
         self.acted = False
+        #: The phase under way, for the "interrupted" verdict.
+        self.phase = "starting"
+        #: While a rollback command runs, a signal only asks it to finish (see rollback.Cancellation).
+        self._shielded = False
+        self._signalled: str | None = None
 
     # -- output ------------------------------------------------------------------------------
 
     def say(self, text: str) -> None:
         print(f"mt-verify gate: {text}", file=self.out, flush=True)
 
-    def finish(self, code: GateExit, verdict: str, reason: str) -> None:
-        self.result.exit, self.result.verdict, self.result.reason = code, verdict, reason
-        raise _Stop
+    # -- signals -------------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        from mt_verify.rollback import cancellation
+
+        first = self._signalled is None
+        self._signalled = self._signalled or signal.Signals(signum).name
+        cancellation.request()
+        if first and not self._shielded:
+            raise Cancelled(self._signalled)
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        before = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
+            from mt_verify.rollback import cancellation
+
+            cancellation.clear()
 
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> GateResult:
         started = time.monotonic()
+        result = self.result
         try:
-            with self._world() as env:
-                self._decide_and_act(env)
-        except _Stop:
+            with self._signals():
+                try:
+                    with self._world() as env:
+                        result.exit, result.verdict, result.reason = self._gate(env)
+                except (Cancelled, KeyboardInterrupt) as exc:
+                    self._interrupted(str(exc) or "SIGINT")
+                except cfg.ConfigError as exc:
+                    result.exit, result.verdict, result.reason = GateExit.ERROR, "error", str(exc)
+                except Exception as exc:  # never exit 1 ("rolled back") by accident
+                    what = f"internal error: {type(exc).__name__}: {exc}"
+                    if self.acted:
+                        result.exit, result.verdict = GateExit.ROLLBACK_FAILED, "failed"
+                        result.reason = f"{what} during or after the rollback; check the release by hand"
+                    else:
+                        result.exit, result.verdict = GateExit.ERROR, "error"
+                        result.reason = f"{what}; nothing was rolled back"
+                result.duration_s = time.monotonic() - started
+                self._write()
+        except (Cancelled, KeyboardInterrupt):  # a second signal while writing: the verdict is already set
             pass
-        except cfg.ConfigError as exc:
-            self.result.exit, self.result.verdict, self.result.reason = GateExit.ERROR, "error", str(exc)
-        except (Exception, KeyboardInterrupt) as exc:  # never exit 1 ("rolled back") by accident
-            what = ("interrupted" if isinstance(exc, KeyboardInterrupt)
-                    else f"internal error: {type(exc).__name__}: {exc}")
-            if self.acted:
-                self.result.exit, self.result.verdict = GateExit.ROLLBACK_FAILED, "failed"
-                self.result.reason = f"{what} during or after the rollback; check the release by hand"
-            else:
-                self.result.exit, self.result.verdict = GateExit.ERROR, "error"
-                self.result.reason = f"{what}; nothing was rolled back"
-        self.result.duration_s = time.monotonic() - started
-        self._write()
-        return self.result
+        return result
+
+    def _interrupted(self, signame: str) -> None:
+        result = self.result
+        result.verdict = "interrupted"
+        if self.acted:
+            result.exit = GateExit.ROLLBACK_FAILED
+            result.reason = (f"interrupted by {signame} during {self.phase}, after the rollback command started; "
+                             "check the release by hand (helm history / kubectl rollout status)")
+        else:
+            result.exit = GateExit.ERROR
+            result.reason = f"interrupted by {signame} during {self.phase}; nothing was rolled back"
 
     @contextmanager
     def _world(self) -> Iterator[cfg.Environment]:
@@ -194,19 +223,14 @@ class Gate:
         except ReleaseError as exc:
             raise cfg.ConfigError(str(exc)) from None
         path, raw = cfg.load_raw(self.opts.env)
-        launched = None
         if raw.get("sandbox") is not None and not launcher.running():
-            spec = cfg.Sandbox.model_validate(raw["sandbox"])
             self.say("starting the sandbox for this gate")
-            launched = launcher.launch(spec, [], file=path)
-            os.environ.update(launched.env)
+        launched = launcher.ensure(path, raw, [])
         try:
             yield cfg.validate(cfg.expand(raw, os.environ, "", path), path)
         finally:
             if launched is not None:
                 launched.stop()
-                for key in launched.env:
-                    os.environ.pop(key, None)
 
     def _tier_paths(self, env: cfg.Environment, tiers: Sequence[str]) -> list[str]:
         unknown = [t for t in tiers if t not in TIERS]
@@ -225,6 +249,7 @@ class Gate:
 
     def _pytest(self, name: str, targets: Sequence[str], expected: str | None, out_dir: Path,
                 env: cfg.Environment) -> Attempt:
+        self.phase = name
         args = [*targets, "--env", self.opts.env, "-q", "-rfE"]
         if expected:
             args += ["--expected-version", expected]
@@ -237,8 +262,26 @@ class Gate:
         self.say(f"{name}: {_counts(attempt)} in {attempt.duration_s:.1f} s (pytest exit {attempt.returncode})")
         return attempt
 
-    def _decide_and_act(self, env: cfg.Environment) -> None:
-        opts, result = self.opts, self.result
+    def _note(self, decision: Decision) -> None:
+        """Record and say what a decision found (the failures it is based on)."""
+        result = self.result
+        if decision.non_gating and not result.non_gating_failures:
+            self.say(f"{len(decision.non_gating)} non-gating failure(s), reported, never rolled back: "
+                     + ", ".join(decision.non_gating))
+        result.non_gating_failures = decision.non_gating
+        if decision.action == "confirm":
+            result.gating_failures = [r.nodeid for r in decision.failing]
+            return
+        result.flaky = decision.flaky
+        for nodeid in decision.flaky:
+            self.say(f"FLAKY: {nodeid} failed, then passed on its second attempt (not rolled back; look into it)")
+        if decision.verdict == "failed":
+            result.confirmed = [r.nodeid for r in decision.failing]
+            for r in decision.failing:
+                self.say(f"FAILED (confirmed): {r.nodeid}: {r.message}")
+
+    def _gate(self, env: cfg.Environment) -> Ending:
+        opts = self.opts
         try:
             is_gating = compile_markers(env.gate.markers)
         except MarkerExpressionError as exc:
@@ -248,63 +291,45 @@ class Gate:
 
         top = rundir.current() or rundir.create(env.name)
         top.mkdir(parents=True, exist_ok=True)
-        result.run_dir = top
-        strategy = self._preflight(env)
+        self.result.run_dir = top
+        strategy, why_not = self._preflight(env)
+        if isinstance(strategy, tuple):
+            return strategy
+        options = DecideOptions(is_gating, rollback=strategy is not None, no_rollback_reason=why_not)
 
         first = self._pytest("attempt 1", paths, opts.expected_version, top, env)
-        problem = first.suite_problem()
-        if problem:
-            self.finish(GateExit.ERROR, "error", f"the suite could not verify: {problem}")
-        failed_gating = gating(first.failed, is_gating)
-        result.gating_failures = [r.nodeid for r in failed_gating]
-        result.non_gating_failures = [r.nodeid for r in first.failed if r not in failed_gating]
-        if result.non_gating_failures:
-            self.say(f"{len(result.non_gating_failures)} non-gating failure(s), reported, never rolled back: "
-                     + ", ".join(result.non_gating_failures))
-        if not failed_gating:
-            self.finish(GateExit.PASSED, "passed", "every gating check passed")
+        decision = decide(first, None, options)
+        self._note(decision)
+        if decision.action == "confirm":
+            delay = env.rollback.confirm_delay
+            self.phase = "the pause before the confirmation"
+            self.say(f"{len(decision.failing)} gating check(s) failed; running them again in {delay:g} s to confirm")
+            threading.Event().wait(delay)
+            self._between_attempts()
+            second = self._pytest("confirm", [r.nodeid for r in decision.failing], opts.expected_version,
+                                  top / "confirm", env)
+            decision = decide(first, second, options)
+            self._note(decision)
+        if decision.action == "rollback":
+            assert strategy is not None
+            expected = ExpectedRelease.parse(opts.expected_version)
+            assert expected is not None  # parsed in _world
+            return self._roll_back(env, strategy, expected)
+        return decision.exit, decision.verdict, decision.reason
 
-        confirmed = self._confirm(env, failed_gating, top)
-        result.confirmed = [r.nodeid for r in confirmed]
-        for r in confirmed:
-            self.say(f"FAILED (confirmed): {r.nodeid}: {r.message}")
-        if not opts.rollback or strategy is None:
-            why = "rollback disabled (--no-rollback)" if not opts.rollback else "rollback.strategy is none"
-            self.finish(GateExit.NOT_ROLLED_BACK, "failed", f"{len(confirmed)} gating check(s) failed twice; {why}")
-        self._roll_back(env, strategy, ExpectedRelease.parse(opts.expected_version))  # type: ignore[arg-type]
-
-    def _preflight(self, env: cfg.Environment) -> Any:
-        """The rollback strategy, checked before any test runs: a missing tool is an error now, not after a failure."""
-        if not self.opts.rollback or env.rollback.strategy == "none":
-            return None
+    def _preflight(self, env: cfg.Environment) -> tuple[Any, str]:
+        """The rollback strategy (or None, and why), checked before any test runs: a missing tool is an error now,
+        not after a failure. Returns an :data:`Ending` in place of the strategy when the gate cannot go on."""
+        if not self.opts.rollback:
+            return None, "rollback disabled (--no-rollback)"
+        if env.rollback.strategy == "none":
+            return None, "rollback.strategy is none"
         from mt_verify.rollback import RollbackError, make_strategy
 
         try:
-            return make_strategy(env, dry_run=self.opts.dry_run)
+            return make_strategy(env, dry_run=self.opts.dry_run), ""
         except RollbackError as exc:
-            self.finish(GateExit.ERROR, "error", f"cannot roll back in this environment: {exc}")
-
-    def _confirm(self, env: cfg.Environment, failed: list[TestResult], top: Path) -> list[TestResult]:
-        delay = env.rollback.confirm_delay
-        self.say(f"{len(failed)} gating check(s) failed; running them again in {delay:g} s to confirm")
-        threading.Event().wait(delay)
-        self._between_attempts()
-        second = self._pytest("confirm", [r.nodeid for r in failed], self.opts.expected_version, top / "confirm", env)
-        problem = second.suite_problem() if second.returncode != 0 or second.problem else None
-        if problem:
-            self.finish(GateExit.ERROR, "error", f"the suite could not confirm the failures: {problem}")
-        again = {r.nodeid for r in second.failed}
-        seen = {r.nodeid for r in second.results}
-        missing = [r.nodeid for r in failed if r.nodeid not in seen]
-        if missing:
-            self.finish(GateExit.ERROR, "error", f"the confirmation did not run {', '.join(missing)}")
-        self.result.flaky = [r.nodeid for r in failed if r.nodeid not in again]
-        for nodeid in self.result.flaky:
-            self.say(f"FLAKY: {nodeid} failed, then passed on its second attempt (not rolled back; look into it)")
-        confirmed = [r for r in failed if r.nodeid in again]
-        if not confirmed:
-            self.finish(GateExit.PASSED, "passed", f"{len(failed)} gating failure(s) did not repeat (flaky)")
-        return confirmed
+            return (GateExit.ERROR, "error", f"cannot roll back in this environment: {exc}"), ""
 
     def _between_attempts(self) -> None:
         command = os.environ.get(BETWEEN_ATTEMPTS_VAR)
@@ -321,20 +346,20 @@ class Gate:
 
     # -- rolling back --------------------------------------------------------------------------
 
-    def _roll_back(self, env: cfg.Environment, strategy: Any, failed: ExpectedRelease) -> None:
+    def _roll_back(self, env: cfg.Environment, strategy: Any, failed: ExpectedRelease) -> Ending:
         from mt_verify.rollback import RollbackError, RollbackRefused
 
-        result = self.result
+        self.phase = "planning the rollback"
         info: dict[str, Any] = {"strategy": strategy.name, "dry_run": self.opts.dry_run}
-        result.rollback = info
+        self.result.rollback = info
         try:
             plan = strategy.plan(failed, self.opts.to_revision)
         except RollbackRefused as exc:
             info["refused"] = str(exc)
-            self.finish(GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {exc}")
+            return GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {exc}"
         except RollbackError as exc:
             info["error"] = str(exc)
-            self.finish(GateExit.ERROR, "failed", f"the release failed, but the rollback could not be planned: {exc}")
+            return GateExit.ERROR, "failed", f"the release failed, but the rollback could not be planned: {exc}"
         info["plan"] = plan.to_json()
         self.say(plan.description)
         for note in plan.notes:
@@ -344,50 +369,69 @@ class Gate:
                 print(shlex.join(command), file=self.out, flush=True)
             if plan.blocker:
                 self.say(f"and before running it: {plan.blocker}")
-            self.finish(GateExit.NOT_ROLLED_BACK, "failed", "dry run: the rollback command(s) above were not run")
+            return GateExit.NOT_ROLLED_BACK, "failed", "dry run: the rollback command(s) above were not run"
         if plan.blocker:
             info["refused"] = plan.blocker
-            self.finish(GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {plan.blocker}")
+            return GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {plan.blocker}"
 
         from mt_verify.rollback.kubeapi import api_client
         from mt_verify.rollback.lock import ReleaseLock
 
         assert env.kubernetes is not None
+        self.phase = "taking the rollback lock"
         try:
-            lock = ReleaseLock(env.kubernetes, api_client(env.kubernetes),
-                               duration_s=env.rollback.timeout + env.gate.timeout + 60)
+            lock = ReleaseLock(env.kubernetes, api_client(env.kubernetes))
             lock.acquire()
         except RollbackRefused as exc:
             info["refused"] = str(exc)
-            self.finish(GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {exc}")
+            return GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {exc}"
         except RollbackError as exc:
             info["error"] = str(exc)
-            self.finish(GateExit.ERROR, "failed", f"the release failed, but the rollback lock was not taken: {exc}")
+            return GateExit.ERROR, "failed", f"the release failed, but the rollback lock was not taken: {exc}"
         info["lock"] = {"lease": f"{env.kubernetes.namespace}/{lock.name}", "holder": lock.holder}
+        if lock.took_over:
+            info["lock"]["took_over"] = lock.took_over
+            self.say(lock.took_over)
+        lock.start_renewing()
         try:
-            for command in plan.commands:
-                self.say("running: " + shlex.join(command))
-            self.acted = True
-            executions = strategy.execute(plan)
-            info["executions"] = [e.to_json() for e in executions]
-            bad = next((e for e in executions if e.returncode != 0), None)
-            if bad is not None or len(executions) < len(plan.commands):
-                assert bad is not None
-                tail = bad.output.strip().splitlines()[-1:] or ["no output"]
-                self.finish(GateExit.ROLLBACK_FAILED, "failed",
-                            f"the rollback failed: {shlex.join(bad.command)} exited {bad.returncode}: {tail[0]}")
-            self.say(f"rolled back ({sum(e.duration_s for e in executions):.1f} s); verifying again")
-            self._verify_after(env, plan.target_version)
+            return self._run_rollback(env, strategy, plan, info)
         finally:
             try:
                 lock.release()
+                info["lock"]["released"] = True
             except RollbackError as exc:
-                result.notes.append(f"could not release the rollback lock: {exc}")
+                self.result.notes.append(f"could not release the rollback lock: {exc}")
+            for text in lock.renew_errors[:3]:
+                self.result.notes.append(f"renewing the rollback lock failed: {text}")
 
-    def _verify_after(self, env: cfg.Environment, target: str | None) -> None:
+    def _run_rollback(self, env: cfg.Environment, strategy: Any, plan: Any, info: dict[str, Any]) -> Ending:
+        self.phase = "the rollback"
+        for command in plan.commands:
+            self.say("running: " + shlex.join(command))
+        self.acted = True
+        self._shielded = True  # a signal now lets the command finish (bounded), then ends the gate
+        try:
+            executions = strategy.execute(plan)
+        finally:
+            self._shielded = False
+        info["executions"] = [e.to_json() for e in executions]
+        if self._signalled:
+            raise Cancelled(self._signalled)
+        bad = next((e for e in executions if e.returncode != 0), None)
+        if bad is not None:
+            tail = bad.output.strip().splitlines()[-1:] or ["no output"]
+            return (GateExit.ROLLBACK_FAILED, "failed",
+                    f"the rollback failed: {shlex.join(bad.command)} exited {bad.returncode}: {tail[0]}")
+        if len(executions) < len(plan.commands):
+            return GateExit.ROLLBACK_FAILED, "failed", "the rollback stopped before all its commands ran"
+        self.say(f"rolled back ({sum(e.duration_s for e in executions):.1f} s); verifying again")
+        return self._verify_after(env, plan.target_version)
+
+    def _verify_after(self, env: cfg.Environment, target: str | None) -> Ending:
+        assert self.result.run_dir is not None
         tiers = [t for t in VERIFY_TIERS if any((cfg.ROOT / "tests" / t).glob("test_*.py"))]
         attempt = self._pytest("after rollback", [f"tests/{t}" for t in tiers], target,
-                               self.result.run_dir / "after-rollback", env)  # type: ignore[operator]
+                               self.result.run_dir / "after-rollback", env)
         is_gating = compile_markers(env.gate.markers)
         problem = attempt.suite_problem() if attempt.returncode != 0 or attempt.problem else None
         failed = gating(attempt.failed, is_gating)
@@ -396,11 +440,11 @@ class Gate:
                                       "problem": problem, "failed": [r.nodeid for r in failed]}
         rolled_to = f"{target}" if target else "the previous release"
         if green:
-            self.finish(GateExit.ROLLED_BACK, "failed",
-                        f"rolled back to {rolled_to}; the verification after the rollback passed")
+            return (GateExit.ROLLED_BACK, "failed",
+                    f"rolled back to {rolled_to}; the verification after the rollback passed")
         why = problem or f"{len(failed)} gating check(s) failed: {', '.join(r.nodeid for r in failed)}"
-        self.finish(GateExit.ROLLBACK_FAILED, "failed",
-                    f"rolled back to {rolled_to}, but the verification after the rollback did not pass: {why}")
+        return (GateExit.ROLLBACK_FAILED, "failed",
+                f"rolled back to {rolled_to}, but the verification after the rollback did not pass: {why}")
 
     # -- results -------------------------------------------------------------------------------
 

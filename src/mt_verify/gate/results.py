@@ -1,14 +1,15 @@
-"""One pytest run of the gate, read back from its JUnit XML (with the properties of :mod:`mt_verify.gate.plugin`)."""
+"""One pytest run of the gate, read back from the ``summary.json`` its reports plugin wrote (``SCHEMA.md``)."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
+_OUTCOMES = ("passed", "failed", "error", "skipped")
 
 #: pytest's exit codes (``pytest.ExitCode``), named here so that the wrapper need not import pytest.
 PYTEST_EXIT = {0: "all tests passed", 1: "some tests failed", 2: "interrupted", 3: "internal error",
@@ -17,6 +18,8 @@ PYTEST_EXIT = {0: "all tests passed", 1: "some tests failed", 2: "interrupted", 
 
 @dataclass(frozen=True)
 class TestResult:
+    __test__ = False
+
     nodeid: str
     #: What pytest says: ``failed`` (the test body failed) or ``error`` (setup/teardown/collection failed).
     outcome: Outcome
@@ -37,10 +40,10 @@ class Attempt:
 
     name: str
     returncode: int
-    junit: Path
+    run_dir: Path
     results: list[TestResult] = field(default_factory=list)
     duration_s: float = 0.0
-    #: Set when pytest could not be run or did not finish (timeout).
+    #: Set when pytest could not be run, did not finish (timeout, cancelled) or wrote no summary.
     problem: str | None = None
 
     def with_verdict(self, verdict: Outcome) -> list[TestResult]:
@@ -66,7 +69,7 @@ class Attempt:
             return f"{len(self.errors)} test(s) could not check (suite error): {names}" + (
                 f"; first: {first}" if first else "")
         if self.returncode == 1 and not self.failed:
-            return "pytest exited 1 but its JUnit report names no failed test"
+            return "pytest exited 1 but its summary names no failed test"
         if not self.results:
             return "pytest reported no test results"
         return None
@@ -75,65 +78,27 @@ class Attempt:
         counts: dict[str, int] = {}
         for r in self.results:
             counts[r.verdict] = counts.get(r.verdict, 0) + 1
-        return {"name": self.name, "returncode": self.returncode, "junit": str(self.junit),
+        return {"name": self.name, "returncode": self.returncode, "dir": str(self.run_dir),
                 "duration_s": round(self.duration_s, 3), "problem": self.problem, "counts": counts,
                 "tests": [r.to_json() for r in self.results]}
 
 
-_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
-
-
-def read_junit(path: Path) -> list[TestResult]:
-    """Every ``<testcase>`` of a pytest JUnit file; an unreadable file yields no results."""
+def read_summary(run_dir: Path) -> list[TestResult] | None:
+    """Every test of a run's ``summary.json``; None when there is none (pytest did not get that far)."""
     try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
-        return []
-    results: dict[str, TestResult] = {}
-    for case in root.iter("testcase"):
-        props = [(p.get("name", ""), p.get("value", "")) for p in case.iter("property")]
-        nodeid = next((v for n, v in props if n == "mt_nodeid"), "") or _nodeid_from(case)
-        markers = frozenset(m for n, v in props if n == "mt_markers" for m in v.split(",") if m)
-        kinds = {child.tag: child for child in case if child.tag in ("failure", "error", "skipped")}
-        if "error" in kinds:
-            outcome: Outcome = "error"
-        elif "failure" in kinds:
-            outcome = "failed"
-        elif "skipped" in kinds:
-            outcome = "skipped"
-        else:
-            outcome = "passed"
-        verdicts = [v for n, v in props if n == "mt_verdict" and v in ("failed", "error")]
-        if outcome in ("failed", "error"):
-            verdict: Outcome = max(verdicts, key=_RANK.__getitem__) if verdicts else outcome  # type: ignore[assignment]
-        else:
-            verdict = outcome
-        element = kinds.get("error") if verdict == "error" and "error" in kinds else None
-        element = element if element is not None else kinds.get("failure", kinds.get("error"))
-        message = _first_line(element.get("message", "") if element is not None else "")
-        try:
-            duration = float(case.get("time", "0") or 0)
-        except ValueError:
-            duration = 0.0
-        result = TestResult(nodeid, outcome, verdict, markers, message, duration)
-        # A case can appear twice (call failure, then teardown error): the worse one counts.
-        old = results.get(nodeid)
-        if old is None or _RANK[result.verdict] > _RANK[old.verdict]:
-            results[nodeid] = result
-    return list(results.values())
-
-
-def _nodeid_from(case: ET.Element) -> str:
-    classname = case.get("classname", "")
-    name = case.get("name", "")
-    return f"{classname.replace('.', '/')}.py::{name}" if classname else name
-
-
-def _first_line(text: str) -> str:
-    for prefix in ("failed on setup with \"", "failed on teardown with \"", "Failed: "):
-        text = text.removeprefix(prefix)
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:300]
+        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    results: list[TestResult] = []
+    for t in data.get("tests") or ():
+        if not isinstance(t, dict) or not isinstance(t.get("nodeid"), str):
+            continue
+        outcome = t.get("outcome") if t.get("outcome") in _OUTCOMES else "error"
+        verdict = t.get("mt_verdict") if t.get("mt_verdict") in _OUTCOMES else "error"
+        markers = frozenset(str(m) for m in t.get("markers") or ())
+        results.append(TestResult(t["nodeid"], outcome, verdict, markers, str(t.get("reason") or "")[:300],
+                                  float(t.get("duration_s") or 0.0)))
+    return results
 
 
 def gating(results: Collection[TestResult], predicate: Callable[[Collection[str]], bool]) -> list[TestResult]:

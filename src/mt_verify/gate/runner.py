@@ -1,4 +1,5 @@
-"""Run pytest as a subprocess, as an operator would, with a deadline; echo and keep its output."""
+"""Run pytest as a subprocess, as an operator would, with a deadline; echo and keep its output; read back the
+``summary.json`` the run wrote."""
 
 from __future__ import annotations
 
@@ -13,13 +14,11 @@ from pathlib import Path
 from typing import TextIO
 
 from mt_verify.config import ROOT
-from mt_verify.gate.results import Attempt, read_junit
-
-PLUGIN = "mt_verify.gate.plugin"
+from mt_verify.gate.results import Attempt, read_summary
 
 
-def pytest_command(args: Sequence[str], *, junit: Path) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-p", PLUGIN, f"--junitxml={junit}", *args]
+def pytest_command(args: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "pytest", *args]
 
 
 def run_pytest(
@@ -33,18 +32,17 @@ def run_pytest(
 ) -> Attempt:
     """Run ``pytest args`` in the repository with its reports in ``out_dir``; never raises for pytest's failures."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    junit = out_dir / "junit.xml"
     log = out_dir / "pytest.log"
     env = dict(environ)
     env["MT_REPORTS_DIR"] = str(out_dir)
-    command = pytest_command(args, junit=junit)
+    command = pytest_command(args)
     started = time.monotonic()
     problem: str | None = None
     try:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
     except OSError as exc:
-        return Attempt(name, -1, junit, problem=f"cannot start pytest: {exc.strerror or exc}")
+        return Attempt(name, -1, out_dir, problem=f"cannot start pytest: {exc.strerror or exc}")
     expired = threading.Event()
 
     def kill() -> None:
@@ -64,7 +62,7 @@ def run_pytest(
                     echo.write(line)
                     echo.flush()
         returncode = proc.wait(timeout=10)
-    except KeyboardInterrupt:
+    except BaseException:  # interrupted (SIGINT, SIGTERM): pytest and its workers stop with the gate
         _kill_group(proc)
         proc.wait(timeout=10)
         raise
@@ -72,7 +70,10 @@ def run_pytest(
         timer.cancel()
     if expired.is_set():
         problem = f"pytest did not finish within {timeout_s:g} s (gate.timeout) and was stopped"
-    return Attempt(name, returncode, junit, read_junit(junit), time.monotonic() - started, problem)
+    results = read_summary(out_dir)
+    if results is None and problem is None and returncode in (0, 1):
+        problem = f"pytest exited {returncode} but wrote no {out_dir / 'summary.json'}"
+    return Attempt(name, returncode, out_dir, results or [], time.monotonic() - started, problem)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

@@ -1,6 +1,6 @@
 """Reaching the cluster: which kubeconfig and context, one API client, and every client error translated here.
 
-    SuiteError (mt_verify.outcome)
+    SuiteError (mt_verify.errors)
      +-- ClusterAccessError   the suite cannot look: bad kubeconfig, API server unreachable, 401 (credentials
           |                   expired), missing namespace, API server errors. Raised from session fixtures, so the
           |                   tests ERROR (the gate never rolls back on it), once per session.
@@ -29,17 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from mt_verify.config import Kubernetes
-from mt_verify.outcome import SuiteError
+from mt_verify.errors import ClusterAccessError, Forbidden
+
+__all__ = ["ClusterAccessError", "Forbidden", "NotFound"]
 
 TEXT_MAX = 256
-
-
-class ClusterAccessError(SuiteError):
-    """The suite could not read the cluster (not a failed check of the application)."""
-
-
-class Forbidden(ClusterAccessError):
-    """403: the suite's identity may not read this (RBAC)."""
 
 
 class NotFound(Exception):

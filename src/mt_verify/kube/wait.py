@@ -8,13 +8,13 @@ list call per round for all Deployments, and no long-lived connection through pr
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mt_verify.kube.checks import rollout_state
+from mt_verify.wait import wait_until
 
 FIRST_PAUSE_S = 0.2
 MAX_PAUSE_S = 2.0
@@ -42,23 +42,12 @@ def wait_for_rollouts(
     pause: Callable[[float], Any] | None = None,
 ) -> Waited:
     """``read()`` returns the Deployments by name; ``want`` maps each configured name to its replica count."""
-    pause = pause or threading.Event().wait  # an Event nobody sets: a timed pause, interruptible by design
-    started = clock()
-    interval = FIRST_PAUSE_S
-    result = Waited(read())
-    while True:
-        pending = {name for name, replicas in want.items()
-                   if name in result.deployments and rollout_state(result.deployments[name], replicas).in_progress}
-        if result.polls == 1:
-            result.waited_for = set(pending)
-        result.waited_s = clock() - started
-        if not pending:
-            return result
-        left = started + deadline_s - clock()
-        if left <= 0:
-            result.timed_out = pending
-            return result
-        pause(min(interval, left))
-        interval = min(interval * 1.6, MAX_PAUSE_S)
-        result.deployments = read()
-        result.polls += 1
+
+    def pending(deployments: dict[str, dict[str, Any]]) -> set[str]:
+        return {name for name, replicas in want.items()
+                if name in deployments and rollout_state(deployments[name], replicas).in_progress}
+
+    got = wait_until(read, lambda d: not pending(d), deadline_s, first_pause=FIRST_PAUSE_S,
+                     max_pause=MAX_PAUSE_S, clock=clock, pause=pause)
+    return Waited(got.value, waited_s=got.waited_s, polls=got.polls,
+                  timed_out=set() if got.met else pending(got.value), waited_for=pending(got.first))

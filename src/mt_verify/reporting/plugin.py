@@ -1,44 +1,27 @@
-"""Reports of every run (loaded by the root ``conftest.py``: ``pytest_plugins = ["mt_verify.reporting.plugin"]``).
+"""Reports of every run (loaded by the root ``conftest.py`` after :mod:`mt_verify.plugin`).
 
 Each run of ``pytest --env X`` writes into its run folder ``reports/<env>-<UTC>/`` (``$MT_REPORTS_DIR``):
 
-- ``allure-results/`` (unless ``--alluredir`` is given) with ``environment.properties``, ``categories.json``,
-  ``executor.json``, and per test the tier (epic), area (feature), ``severity=blocker`` for ``gate`` tests and
-  links to the runbook section it automates;
-- ``junit.xml`` (unless ``--junitxml`` is given; only the xdist controller writes it);
+- ``allure-results/`` (also when ``--alluredir`` is given elsewhere: then both) with ``environment.properties``,
+  ``categories.json``, ``executor.json``, and per test the tier (epic), area (feature), ``severity=blocker`` for
+  ``gate`` tests and links to the runbook section it automates;
+- ``junit.xml`` (also when ``--junitxml`` is given: then both; only the xdist controller writes it);
 - ``summary.json`` / ``summary.md`` (:mod:`mt_verify.reporting.summary`), written once by the controller,
   printed at the end of the run and appended to ``$GITHUB_STEP_SUMMARY``;
 - ``evidence/<test>/``: for a failed test the HTTP exchanges it made (redacted), plus what the tiers save.
 
-Two halves. The *test side* (every process that runs tests: xdist workers, or the only process) captures
-:class:`~mt_verify.outcome.CheckWarning` per phase and puts everything the controller needs into
-``report.user_properties``, which travel to the controller with each report:
-
-=================  =========================================================
-``mt_area``        the summary row (``@pytest.mark.area`` or derived, ``areas.py``)
-``mt_tier``        ``health`` / ``deployment`` / ``smoke`` (or empty)
-``mt_gate``        ``true`` when the test is marked ``gate``
-``mt_warning``     one per CheckWarning raised in that phase (redacted, one line)
-``mt_evidence``    a file saved for the failed test, relative to the run folder
-``mt_served``      JSON ``{version, commit_sha, build_id}`` seen at ``/api/version``
-``mt_note``        JSON ``{kind, text}``: something forgiven on the way to green (:mod:`mt_verify.notes`)
-=================  =========================================================
-
-(pytest's ``pytest_warning_recorded`` does reach the xdist controller, but only after the test's reports and
-after Allure closed the test, so warnings travel as properties instead.) The *controller* (the xdist controller,
-or the only process) aggregates ``pytest_runtest_logreport``/``pytest_collectreport`` and writes the files.
+What each test was and how it ended arrives once per test, as the :class:`~mt_verify.outcome.TestOutcome` on its
+teardown report (user property ``mt_outcome``, made by :mod:`mt_verify.plugin`). The *controller* (the xdist
+controller, or the only process) collects them and writes the files. No other plugin's options are changed: the
+run folder's own JUnit writer and Allure listener are registered beside any the command line asked for.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,34 +29,30 @@ from typing import Any
 import pytest
 
 from mt_verify import rundir
-from mt_verify.notes import drain as drain_notes
-from mt_verify.outcome import CheckWarning
+from mt_verify.outcome import TestOutcome
 from mt_verify.redact import redact_text, register_secret
 from mt_verify.reporting import summary as summ
 from mt_verify.reporting.areas import derive_area, tier_of
-from mt_verify.reporting.evidence import evidence_dir, list_evidence
+from mt_verify.reporting.evidence import list_evidence
 
 ALLURE_DIR = "allure-results"
 JUNIT_NAME = "junit.xml"
+OUTCOME_PROPERTY = "mt_outcome"
 
 _WORKER_ALLURE_DIR = "mt_allure_dir"
-_WARNINGS_KEY = pytest.StashKey[dict[str, list[str]]]()
 _STATE_KEY = pytest.StashKey["Controller"]()
+_ALLURE_KEY = pytest.StashKey[str]()
 
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def _prop(report: Any, name: str) -> list[str]:
-    return [str(value) for key, value in (report.user_properties or ()) if key == name]
-
-
 # -- configuration -----------------------------------------------------------------------------------
 
 
 def _env_name(config: pytest.Config) -> str | None:
-    """The environment's name as the root conftest will load it (``name:`` in its file)."""
+    """The environment's name as :mod:`mt_verify.plugin` will load it (``name:`` in its file)."""
     name = config.getoption("mt_env", None)
     if not name:
         return None
@@ -82,18 +61,14 @@ def _env_name(config: pytest.Config) -> str | None:
     try:
         path, raw = cfg.load_raw(name)
     except cfg.ConfigError:
-        return None  # the root conftest reports it
+        return None  # mt_verify.plugin reports it
     value = raw.get("name")
     return value if isinstance(value, str) and value else path.stem
 
 
 def _ensure_run_dir(config: pytest.Config) -> tuple[Path | None, str | None]:
     """This run's folder: ``$MT_REPORTS_DIR`` when the caller chose one, else a new ``reports/<env>-<UTC>/``
-    (then also the previous target of ``reports/latest``, to restore if the run never starts).
-
-    Made here (before allure-pytest and junitxml configure) so that their output can go into it; the root
-    conftest sees ``$MT_REPORTS_DIR`` set and uses the same folder.
-    """
+    (then also the previous target of ``reports/latest``, to restore if the run never starts)."""
     current = rundir.current()
     if current is not None:
         current.mkdir(parents=True, exist_ok=True)
@@ -126,188 +101,71 @@ def _register_env_secrets(config: pytest.Config) -> None:
         register_secret(os.environ.get(var))
 
 
-@pytest.hookimpl(tryfirst=True)
+def allure_enabled(config: pytest.Config) -> bool:
+    """Allure results are being written, by the command line's ``--alluredir`` or into the run folder."""
+    return bool(getattr(config.option, "allure_report_dir", None)) or _ALLURE_KEY in config.stash
+
+
+def _start_allure(config: pytest.Config, results: Path) -> None:
+    """Write Allure results into ``results`` as allure-pytest's own ``--alluredir`` would (same listener and
+    writer), without changing its options; nothing to do when the command line already asked for a folder."""
+    if getattr(config.option, "allure_report_dir", None) or not config.pluginmanager.hasplugin("allure_pytest"):
+        return
+    import allure_commons
+    from allure_commons.logger import AllureFileLogger
+    from allure_pytest.listener import AllureListener
+
+    listener = AllureListener(config)
+    config.pluginmanager.register(listener, "mt-verify-allure-listener")
+    allure_commons.plugin_manager.register(listener)
+    writer = AllureFileLogger(str(results.resolve()), False)
+    allure_commons.plugin_manager.register(writer)
+
+    def stop() -> None:
+        for plugin in (writer, listener):
+            name = allure_commons.plugin_manager.get_name(plugin)
+            if name is not None:
+                allure_commons.plugin_manager.unregister(plugin)
+
+    config.add_cleanup(stop)
+    config.stash[_ALLURE_KEY] = str(results)
+
+
+def _start_junit(config: pytest.Config, path: Path) -> None:
+    """The run folder's own ``junit.xml``, beside any ``--junitxml`` of the command line."""
+    from _pytest.junitxml import LogXML
+
+    if str(getattr(config.option, "xmlpath", "") or "") and \
+            Path(config.option.xmlpath).resolve() == path.resolve():
+        return  # junitxml writes exactly this file already
+    xml = LogXML(str(path), config.option.junitprefix, config.getini("junit_suite_name"),
+                 config.getini("junit_logging"), config.getini("junit_duration_report"),
+                 config.getini("junit_family"), config.getini("junit_log_passing_tests"))
+    config.pluginmanager.register(xml, "mt-verify-junit")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     if config.option.help or config.option.version:
         return
     _register_env_secrets(config)
-    # Harmless on an xdist controller: it neither collects nor runs tests.
-    config.pluginmanager.register(TestSide(config), "mt-verify-reports-tests")
     if _is_worker(config):
-        # xdist workers parse the command line again: the controller's choice arrives in workerinput.
+        # The controller chose the run folder's Allure results; workers write there too.
         chosen = config.workerinput.get(_WORKER_ALLURE_DIR)  # type: ignore[attr-defined]
-        if chosen and not getattr(config.option, "allure_report_dir", None):
-            config.option.allure_report_dir = chosen
+        if chosen:
+            _start_allure(config, Path(chosen))
         return
+    if config.option.collectonly:
+        return  # --collect-only touches nothing: no run folder, reports/latest as it was
     run_dir, latest_before = _ensure_run_dir(config)
     if run_dir is None:
         return
-    allure_on = config.pluginmanager.hasplugin("allure_pytest")
-    if allure_on and not getattr(config.option, "allure_report_dir", None):
-        config.option.allure_report_dir = str(run_dir / ALLURE_DIR)
-    if not getattr(config.option, "xmlpath", None):
-        config.option.xmlpath = str(run_dir / JUNIT_NAME)
+    _start_allure(config, run_dir / ALLURE_DIR)
+    _start_junit(config, run_dir / JUNIT_NAME)
     controller = Controller(config, run_dir)
     controller.latest_before = latest_before
     config.stash[_STATE_KEY] = controller
     config.pluginmanager.register(controller, "mt-verify-reports")
-
-
-# -- test side: where tests run -----------------------------------------------------------------------
-
-
-class TestSide:
-    """Hooks of a process that runs tests: labels, warnings, HTTP evidence, served version."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.probes: list[Any] = []
-        self.seen: dict[int, int] = {}  # id(probe) -> history length when the previous test ended
-
-    @property
-    def allure(self) -> bool:
-        """Allure results are being written (the option is set by now: collection follows configure)."""
-        return bool(getattr(self.config.option, "allure_report_dir", None)) and \
-            self.config.pluginmanager.hasplugin("allure_pytest")
-
-    # labels ---------------------------------------------------------------------------------------
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        from mt_verify.reporting.allure_meta import marks_for
-
-        for item in items:
-            names = {m.name for m in item.iter_markers()}
-            tier = tier_of(names, item.nodeid.split("::", 1)[0])
-            mark = item.get_closest_marker("area")
-            if mark is not None and mark.args:
-                area = str(mark.args[0])
-            else:
-                name = getattr(item, "originalname", None) or item.name
-                area = derive_area(tier, name)
-            gate = "gate" in names
-            item.user_properties.extend([("mt_area", area), ("mt_tier", tier or ""), ("mt_gate", str(gate).lower())])
-            if self.allure:
-                for m in marks_for(area, tier, gate):
-                    item.add_marker(m)
-
-    # warnings -------------------------------------------------------------------------------------
-    @contextmanager
-    def _capture(self, item: pytest.Item, when: str) -> Iterator[None]:
-        with warnings.catch_warnings(record=True) as log:
-            try:
-                yield
-            finally:
-                caught = list(log)
-        texts = item.stash.setdefault(_WARNINGS_KEY, {}).setdefault(when, [])
-        for w in caught:
-            if issubclass(w.category, CheckWarning):
-                texts.append(summ.one_line(str(w.message), 300))
-            # Hand it on to pytest's own recording (the warnings summary, -W error).
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Iterator[None]:
-        with self._capture(item, "setup"):
-            return (yield)
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
-        with self._capture(item, "call"):
-            return (yield)
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Iterator[None]:
-        with self._capture(item, "teardown"):
-            return (yield)
-
-    # probes ---------------------------------------------------------------------------------------
-    @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Iterator[Any]:
-        value = yield
-        is_probe = isinstance(getattr(value, "history", None), list) and type(value).__name__ == "Probe"
-        if is_probe and all(p is not value for p in self.probes):
-            self.probes.append(value)
-            self.seen.setdefault(id(value), 0)
-        return value
-
-    def _new_exchanges(self) -> list[Any]:
-        out: list[Any] = []
-        for probe in self.probes:
-            out.extend(probe.history[self.seen.get(id(probe), 0):])
-        return out
-
-    def _mark_seen(self) -> None:
-        for probe in self.probes:
-            self.seen[id(probe)] = len(probe.history)
-
-    # reports --------------------------------------------------------------------------------------
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
-        report = yield
-        texts = item.stash.get(_WARNINGS_KEY, {}).pop(report.when, [])
-        for text in texts:
-            report.user_properties.append(("mt_warning", text))
-        if texts and self.allure:
-            _allure_warnings(texts)
-        for n in drain_notes():
-            report.user_properties.append(("mt_note", json.dumps({"kind": n.kind, "text": redact_text(n.text)})))
-        if report.failed:
-            for path in self._save_exchanges(item):
-                report.user_properties.append(("mt_evidence", path))
-        if report.when == "teardown":
-            served = _served(self._new_exchanges())
-            if served:
-                report.user_properties.append(("mt_served", json.dumps(served, sort_keys=True)))
-            self._mark_seen()
-        return report
-
-    def _save_exchanges(self, item: pytest.Item) -> list[str]:
-        """The exchanges made since the previous test ended (this test and the fixtures it set up), redacted,
-        into ``evidence/<test>/http-exchanges.txt`` and as Allure attachments."""
-        exchanges = self._new_exchanges()
-        if not exchanges:
-            return []
-        texts = [ex.describe() for ex in exchanges]
-        saved: list[str] = []
-        base = rundir.current()
-        if base is not None:
-            folder = evidence_dir(item.nodeid, base)
-            path = folder / "http-exchanges.txt"
-            with path.open("a", encoding="utf-8") as fh:
-                for text in texts:
-                    fh.write(text.rstrip() + "\n\n" + "-" * 72 + "\n\n")
-            saved.append(str(path.relative_to(base)))
-        if self.allure:
-            import allure
-
-            for ex, text in zip(exchanges, texts, strict=True):
-                allure.attach(text, name=f"HTTP {ex.method} {redact_text(ex.url)} -> {ex.status}",
-                              attachment_type=allure.attachment_type.TEXT)
-        self._mark_seen()  # a teardown failure does not repeat the call's exchanges
-        return saved
-
-
-def _allure_warnings(texts: list[str]) -> None:
-    import allure
-
-    allure.dynamic.tag("warning")
-    for text in texts:
-        with allure.step(f"Warning: {text}"):
-            pass
-    allure.attach("\n".join(texts), name="warnings", attachment_type=allure.attachment_type.TEXT)
-
-
-def _served(exchanges: list[Any]) -> dict[str, str] | None:
-    """The release served at ``/api/version``, from the last good answer among ``exchanges``."""
-    for ex in reversed(exchanges):
-        if ex.status != 200 or not ex.url.split("?", 1)[0].endswith("/api/version"):
-            continue
-        try:
-            body = json.loads(ex.body)
-        except (ValueError, TypeError):
-            continue
-        if isinstance(body, dict) and isinstance(body.get("version"), str):
-            return {k: str(body[k]) for k in ("version", "commit_sha", "build_id") if isinstance(body.get(k), str)}
-    return None
 
 
 # -- controller: aggregates and writes ----------------------------------------------------------------
@@ -319,7 +177,8 @@ class Controller:
     def __init__(self, config: pytest.Config, run_dir: Path) -> None:
         self.config = config
         self.run_dir = run_dir
-        self.records: dict[str, summ.TestRecord] = {}
+        self.records: dict[str, TestOutcome] = {}
+        self.reruns: dict[str, int] = {}
         self.served: list[dict[str, str]] = []
         self.started = time.time()
         self.started_mono = time.monotonic()
@@ -329,16 +188,10 @@ class Controller:
         #: Set when this process made the run folder: where ``reports/latest`` pointed before ("" = nowhere).
         self.latest_before: str | None = None
 
-    def _record(self, nodeid: str) -> summ.TestRecord:
-        rec = self.records.get(nodeid)
-        if rec is None:
-            rec = self.records[nodeid] = summ.TestRecord(nodeid)
-        return rec
-
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        """xdist: tell each worker where Allure results go (workers do not see the controller's options)."""
-        allure_dir = getattr(self.config.option, "allure_report_dir", None)
+        """xdist: tell each worker where Allure results go (workers do not see the controller's choice)."""
+        allure_dir = getattr(self.config.option, "allure_report_dir", None) or self.config.stash.get(_ALLURE_KEY, None)
         if allure_dir:
             node.workerinput[_WORKER_ALLURE_DIR] = str(allure_dir)
 
@@ -349,52 +202,29 @@ class Controller:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if not report.failed:
             return
-        rec = self._record(report.nodeid or "<collection>")
-        rec.tier = tier_of((), report.nodeid.split("::", 1)[0])
-        rec.area = derive_area(rec.tier, Path(report.nodeid.split("::", 1)[0]).stem)
-        rec.phases["collect"] = "failed"
-        rec.verdicts.append("error")
-        rec.reason = "collection error: " + _reason(report.longrepr)
+        nodeid = report.nodeid or "<collection>"
+        tier = tier_of((), nodeid.split("::", 1)[0])
+        rec = TestOutcome(nodeid, tier=tier, area=derive_area(tier, Path(nodeid.split("::", 1)[0]).stem))
+        rec.record_phase("collect", "failed", "error", "collection error: " + _reason(report.longrepr), 0.0)
+        self.records[nodeid] = rec
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        rec = self._record(report.nodeid)
-        for name, attr in (("mt_area", "area"), ("mt_tier", "tier")):
-            values = _prop(report, name)
-            if values and values[-1]:
-                setattr(rec, attr, values[-1])
-        if _prop(report, "mt_gate"):
-            rec.gate = _prop(report, "mt_gate")[-1] == "true"
         if report.outcome == "rerun":  # pytest-rerunfailures: the attempt is discarded
-            rec.reruns += 1
-            rec.phases.clear()
-            rec.verdicts.clear()
-            rec.warnings.clear()
-            rec.reason = ""
-            rec.duration_s += report.duration
+            self.reruns[report.nodeid] = self.reruns.get(report.nodeid, 0) + 1
             return
-        rec.phases[report.when] = report.outcome
-        rec.duration_s += report.duration
-        rec.warnings.extend(_prop(report, "mt_warning"))
-        for raw in _prop(report, "mt_note"):
-            try:
-                rec.notes.append(json.loads(raw))
-            except ValueError:
-                pass
-        rec.evidence.extend(p for p in _prop(report, "mt_evidence") if p not in rec.evidence)
-        if report.failed:  # a verdict copied onto the item also rides on later, passing reports: ignore those
-            rec.verdicts.extend(_prop(report, "mt_verdict"))
-        for raw in _prop(report, "mt_served"):
-            try:
-                self.served.append(json.loads(raw))
-            except ValueError:
-                pass
-        if report.failed and not rec.reason:
-            rec.reason = _reason(report.longrepr)
-        elif report.skipped and not rec.skip_reason:
-            if hasattr(report, "wasxfail"):
-                rec.skip_reason = summ.one_line(f"xfail: {report.wasxfail}" if report.wasxfail else "xfail")
-            else:
-                rec.skip_reason = _skip_reason(report.longrepr)
+        for name, value in report.user_properties:
+            if name == OUTCOME_PROPERTY:
+                rec = TestOutcome.from_json(str(value))
+                self.records[report.nodeid] = rec
+                if rec.served:
+                    self.served.append(rec.served)
+                return
+        if report.failed and report.when != "teardown" and report.nodeid not in self.records:
+            # No record will come (the worker crashed, or a plugin failed the phase before ours ran).
+            rec = TestOutcome(report.nodeid, tier=tier_of((), report.nodeid.split("::", 1)[0]))
+            rec.area = derive_area(rec.tier, report.nodeid.rsplit("::", 1)[-1])
+            rec.record_phase(report.when, "failed", "error", _reason(report.longrepr), report.duration)
+            self.records[report.nodeid] = rec
 
     # -- writing -----------------------------------------------------------------------------------
     def _environment(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -455,11 +285,12 @@ class Controller:
             "command": redact_text(shlex.join(["pytest", *sys.argv[1:]])),
             "markexpr": getattr(self.config.option, "markexpr", "") or None,
             "workers": getattr(self.config.option, "numprocesses", None) or 0,
-            "allure_results": getattr(self.config.option, "allure_report_dir", None),
-            "junit": getattr(self.config.option, "xmlpath", None),
+            "allure_results": self.config.stash.get(_ALLURE_KEY, None)
+            or getattr(self.config.option, "allure_report_dir", None),
+            "junit": str(self.run_dir / JUNIT_NAME),
         }
         return summ.build(self.records.values(), environment=env, version=version, run=run,
-                          not_run_reason=self._not_run_reason())
+                          not_run_reason=self._not_run_reason(), reruns=self.reruns)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -473,7 +304,7 @@ class Controller:
             summ.append_step_summary(self.markdown)
         except OSError as exc:
             self.markdown += f"\n(could not append to ${summ.STEP_SUMMARY_VAR}: {exc})\n"
-        allure_dir = getattr(self.config.option, "allure_report_dir", None)
+        allure_dir = self.config.stash.get(_ALLURE_KEY, None) or getattr(self.config.option, "allure_report_dir", None)
         if allure_dir:
             self._allure_metadata(Path(allure_dir))
 
@@ -586,10 +417,3 @@ def _reason(longrepr: Any) -> str:
         return summ.one_line(longrepr[2])
     lines = [ln for ln in str(longrepr).splitlines() if ln.startswith("E ")]
     return summ.one_line(lines[0][1:] if lines else str(longrepr))
-
-
-def _skip_reason(longrepr: Any) -> str:
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        text = str(longrepr[2])
-        return summ.one_line(text.removeprefix("Skipped: "))
-    return _reason(longrepr)

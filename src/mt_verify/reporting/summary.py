@@ -17,10 +17,10 @@ import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mt_verify.outcome import TestOutcome
 from mt_verify.redact import redact_text
 from mt_verify.reporting.areas import AREAS, OTHER, order_key
 
@@ -53,74 +53,33 @@ def one_line(text: object, limit: int = REASON_MAX) -> str:
     return ""
 
 
-@dataclass
-class TestRecord:
-    """What the controller learnt about one test from its reports (every phase, every rerun)."""
+def status_of(verdict: str, warnings: list[str], reruns: int) -> str:
+    """A test's light as a word: passed, warning, failed, error, skipped."""
+    if verdict in ("failed", "error", "skipped"):
+        return verdict
+    return "warning" if warnings or reruns else "passed"
 
-    nodeid: str
-    area: str = OTHER
-    tier: str | None = None
-    gate: bool = False
-    phases: dict[str, str] = field(default_factory=dict)
-    verdicts: list[str] = field(default_factory=list)
-    reason: str = ""
-    skip_reason: str = ""
-    warnings: list[str] = field(default_factory=list)
-    duration_s: float = 0.0
-    reruns: int = 0
-    evidence: list[str] = field(default_factory=list)
-    #: ``{kind, text}`` notes: what was forgiven on the way to green (:mod:`mt_verify.notes`).
-    notes: list[dict[str, str]] = field(default_factory=list)
 
-    @property
-    def outcome(self) -> str:
-        """pytest's word: ``failed`` (the test body), ``error`` (setup/teardown/collection), ``skipped``, ``passed``."""
-        if self.phases.get("call") == "failed":
-            return "failed"
-        if "failed" in self.phases.values():
-            return "error"
-        if "skipped" in self.phases.values():
-            return "skipped"
-        return "passed"
-
-    @property
-    def verdict(self) -> str:
-        """What it means for the gate: ``failed`` = the application is wrong, ``error`` = the suite could not
-        check; else the outcome (``passed``/``skipped``)."""
-        if "failed" in self.verdicts:
-            return "failed"
-        if "error" in self.verdicts:
-            return "error"
-        return self.outcome
-
-    @property
-    def status(self) -> str:
-        """This test's light as a word: passed, warning, failed, error, skipped."""
-        verdict = self.verdict
-        if verdict in ("failed", "error"):
-            return verdict
-        if verdict == "skipped":
-            return "skipped"
-        return "warning" if self.warnings or self.reruns else "passed"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "nodeid": self.nodeid,
-            "area": self.area,
-            "tier": self.tier,
-            "gate": self.gate,
-            "outcome": self.outcome,
-            "mt_verdict": self.verdict,
-            "status": self.status,
-            "reason": self.reason if self.verdict in ("failed", "error") else
-            (self.skip_reason if self.verdict == "skipped" else ""),
-            "warnings": list(self.warnings),
-            "flaky": self.reruns > 0 and self.verdict == "passed",
-            "reruns": self.reruns,
-            "duration_s": round(self.duration_s, 3),
-            "evidence": list(self.evidence),
-            "notes": list(self.notes),
-        }
+def test_entry(rec: TestOutcome, reruns: int = 0) -> dict[str, Any]:
+    """One test in ``summary.json`` (``SCHEMA.md``), from its outcome record."""
+    verdict = rec.verdict
+    return {
+        "nodeid": rec.nodeid,
+        "area": rec.area,
+        "tier": rec.tier,
+        "gate": rec.gate,
+        "markers": list(rec.markers),
+        "outcome": rec.outcome,
+        "mt_verdict": verdict,
+        "status": status_of(verdict, rec.warnings, reruns),
+        "reason": rec.reason if verdict in ("failed", "error") else (rec.skip_reason if verdict == "skipped" else ""),
+        "warnings": list(rec.warnings),
+        "flaky": reruns > 0 and verdict == "passed",
+        "reruns": reruns,
+        "duration_s": round(rec.duration_s, 3),
+        "evidence": list(rec.evidence),
+        "notes": list(rec.notes),
+    }
 
 
 def _plural(n: int, word: str) -> str:
@@ -213,17 +172,20 @@ def notes_of(tests: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def build(
-    records: Iterable[TestRecord],
+    records: Iterable[TestOutcome],
     *,
     environment: Mapping[str, Any],
     version: Mapping[str, Any],
     run: Mapping[str, Any],
     not_run_reason: str = "not run: no test of this area was selected",
+    reruns: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The summary document (see ``SCHEMA.md``)."""
     from mt_verify import __version__
 
-    tests = [r.to_json() for r in sorted(records, key=lambda r: (order_key(r.area), r.nodeid))]
+    reruns = reruns or {}
+    tests = [test_entry(r, reruns.get(r.nodeid, 0))
+             for r in sorted(records, key=lambda r: (order_key(r.area), r.nodeid))]
     gate_tests = [t for t in tests if t["gate"]]
     return {
         "schema_version": SCHEMA_VERSION,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -108,20 +109,69 @@ def find_binary(tool: str, configured: str | None, environ: Mapping[str, str] = 
     return found
 
 
+class Cancellation:
+    """Set by the gate when it is cancelled (SIGINT, SIGTERM). A running rollback command gets :data:`GRACE_S`
+    more seconds to finish (a half-done ``helm rollback`` is worse than a finished one), then it is stopped."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.at = 0.0
+
+    def request(self) -> None:
+        if not self._event.is_set():
+            self.at = time.monotonic()
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+
+cancellation = Cancellation()
+GRACE_S = 10.0
+
+
 def run_command(command: Sequence[str], *, timeout_s: float, environ: Mapping[str, str] | None = None) -> Execution:
-    """Run one rollback command; a non-zero exit or a timeout is reported in the result, not raised."""
+    """Run one rollback command; a non-zero exit, a timeout or a cancellation is reported in the result, not raised."""
     started = time.monotonic()
     try:
-        proc = subprocess.run(list(command), capture_output=True, text=True, errors="replace", timeout=timeout_s,
-                              stdin=subprocess.DEVNULL, env=dict(environ) if environ is not None else None)
-    except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or "") if isinstance(exc.stdout, str) else ""
-        return Execution(list(command), None, out + f"\n(timed out after {timeout_s:g} s)",
-                         time.monotonic() - started)
+        proc = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", stdin=subprocess.DEVNULL,
+                                env=dict(environ) if environ is not None else None)
     except OSError as exc:
         return Execution(list(command), None, f"cannot run: {exc.strerror or exc}", time.monotonic() - started)
-    return Execution(list(command), proc.returncode, (proc.stdout or "") + (proc.stderr or ""),
-                     time.monotonic() - started)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+    reader.start()
+    deadline = started + timeout_s
+    why = ""
+    while True:
+        now = time.monotonic()
+        left = deadline - now
+        if cancellation.is_set():
+            left = min(left, cancellation.at + GRACE_S - now)
+        if left <= 0:
+            why = (f"stopped {GRACE_S:g} s after the gate was cancelled" if cancellation.is_set()
+                   else f"timed out after {timeout_s:g} s")
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            break
+        try:
+            proc.wait(timeout=min(left, 0.2))
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    reader.join(timeout=5)
+    text = "".join(output)
+    if why:
+        return Execution(list(command), None, text + f"\n({why})", time.monotonic() - started)
+    return Execution(list(command), proc.returncode, text, time.monotonic() - started)
 
 
 def make_strategy(env: Environment, *, dry_run: bool = False) -> Strategy | None:

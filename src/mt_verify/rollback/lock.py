@@ -1,11 +1,14 @@
 """One rollback at a time per release: a ``coordination.k8s.io/v1`` Lease ``mt-verify-rollback-<release>`` in the
 release's namespace, holding the holder's identity and an expiry. A second gate finding it held (and not expired)
-refuses to roll back; an expired Lease is taken over."""
+refuses to roll back. The lease is short (:data:`DURATION_S`) and renewed every :data:`RENEW_EVERY_S` while the gate
+holds it, so a gate that died (SIGKILL, a lost runner) stops renewing and its Lease is taken over a few seconds later
+(the takeover is reported), never minutes later."""
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +17,9 @@ from mt_verify.rollback import RollbackRefused
 from mt_verify.rollback.kubeapi import Conflict, NotFound, translated
 
 PREFIX = "mt-verify-rollback-"
+#: How long a Lease stays valid without renewal, and how often its holder renews it.
+DURATION_S = 30
+RENEW_EVERY_S = 10.0
 
 
 def lease_name(release: str) -> str:
@@ -29,7 +35,8 @@ def holder_identity() -> str:
 class ReleaseLock:
     """``with ReleaseLock(kube, api_client, duration_s=...):`` -- raises :class:`RollbackRefused` when held."""
 
-    def __init__(self, kube: Kubernetes, client: Any, *, duration_s: float, holder: str | None = None) -> None:
+    def __init__(self, kube: Kubernetes, client: Any, *, duration_s: float = DURATION_S, holder: str | None = None,
+                 renew_every_s: float = RENEW_EVERY_S) -> None:
         from kubernetes import client as k8s
 
         self.kube = kube
@@ -37,7 +44,14 @@ class ReleaseLock:
         self.name = lease_name(kube.release)
         self.holder = holder or holder_identity()
         self.duration_s = max(int(duration_s), 1)
+        self.renew_every_s = renew_every_s
         self.acquired = False
+        #: Set when acquiring took over a Lease its holder stopped renewing: who held it and when it expired.
+        self.took_over: str | None = None
+        #: Renewals that failed (the Lease may lapse: reported, never fatal to a rollback under way).
+        self.renew_errors: list[str] = []
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     @property
     def where(self) -> str:
@@ -79,9 +93,43 @@ class ReleaseLock:
                                                   _request_timeout=timeout)
         except Conflict:
             raise RollbackRefused(f"another gate took {self.where} at the same moment; not rolling back") from None
+        if holder and holder != self.holder:
+            when = expiry.isoformat(timespec="seconds") if expiry is not None else "an unknown time"
+            self.took_over = (f"took over {self.where} from {holder}, which stopped renewing it "
+                              f"(expired {when})")
         self.acquired = True
 
+    def start_renewing(self) -> None:
+        """Renew the Lease in the background until :meth:`release` (a daemon thread: it dies with the gate)."""
+        if self._renewer is not None or not self.acquired:
+            return
+        self._stop.clear()
+        self._renewer = threading.Thread(target=self._renew_loop, name="mt-verify-lease-renewer", daemon=True)
+        self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.renew_every_s):
+            try:
+                self.renew()
+            except Exception as exc:  # a renewal that failed is reported; the next one may work
+                self.renew_errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    def renew(self) -> None:
+        """Move the renew time to now (only while this gate still holds the Lease)."""
+        timeout = self.kube.request_timeout
+        with translated(f"renew {self.where}"):
+            current = self.api.read_namespaced_lease(self.name, self.kube.namespace, _request_timeout=timeout)
+            if current.spec is None or current.spec.holder_identity != self.holder:
+                return
+            body = self._body(current.metadata.resource_version, current.spec.lease_transitions or 0)
+            body.spec.acquire_time = current.spec.acquire_time
+            self.api.replace_namespaced_lease(self.name, self.kube.namespace, body, _request_timeout=timeout)
+
     def release(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=self.kube.request_timeout + 5)
+            self._renewer = None
         if not self.acquired:
             return
         from kubernetes import client as k8s
@@ -101,6 +149,7 @@ class ReleaseLock:
 
     def __enter__(self) -> ReleaseLock:
         self.acquire()
+        self.start_renewing()
         return self
 
     def __exit__(self, *exc: object) -> None:
