@@ -1,26 +1,46 @@
-"""Run the verification suite the way an operator does (a pytest subprocess) and read its outcomes."""
+"""Run the verification suite the way an operator does (a pytest subprocess) and read its outcomes.
+
+The oracle is our own: pytest's JUnit file, parsed here and keyed by full node id, never the product's readers.
+pytest calls a test whose *setup* raised an "error"; whether that was the application failing or the suite unable to
+check is read from the first line of the message: a failed check starts with ``[<environment>]`` (the documented
+format of every failure), anything else (``SUITE ERROR ...``, a Python exception) is the suite's.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mt_verify.gate.results import read_junit
-
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One ``<testcase>``: pytest's word for it, what it means, and the first line of its message."""
+
+    nodeid: str
+    outcome: str  # passed / failed / error / skipped (pytest's word)
+    verdict: str  # passed / failed (the application) / error (the suite) / skipped
+    message: str
 
 
 @dataclass
 class Run:
     returncode: int
-    outcomes: dict[str, str]  # short test id -> passed/failed/error/skipped
+    outcomes: dict[str, str]  # short test id -> verdict: passed / failed / error / skipped
     output: str
     junit: Path
+
+    @property
+    def cases(self) -> dict[str, Case]:
+        """Every test by full node id."""
+        return read_cases(self.junit)
 
     def with_outcome(self, outcome: str) -> set[str]:
         return {name for name, got in self.outcomes.items() if got == outcome}
@@ -48,8 +68,46 @@ def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout:
     return Run(proc.returncode, _outcomes(junit), proc.stdout + proc.stderr, junit)
 
 
+_RANK = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+
+
+def read_cases(junit: Path) -> dict[str, Case]:
+    """pytest's JUnit file -> cases by node id (a test reported twice, call then teardown, keeps the worse)."""
+    try:
+        root = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return {}
+    cases: dict[str, Case] = {}
+    for tc in root.iter("testcase"):
+        module = tc.get("classname", "").replace(".", "/")
+        nodeid = f"{module}.py::{tc.get('name', '')}" if module else tc.get("name", "")
+        kinds = {child.tag: child for child in tc if child.tag in ("failure", "error", "skipped")}
+        if "failure" in kinds:
+            outcome, element = "failed", kinds["failure"]
+        elif "error" in kinds:
+            outcome, element = "error", kinds["error"]
+        elif "skipped" in kinds:
+            outcome, element = "skipped", kinds["skipped"]
+        else:
+            outcome, element = "passed", None
+        message = (element.get("message", "") if element is not None else "")
+        for prefix in ('failed on setup with "', 'failed on teardown with "'):
+            message = message.removeprefix(prefix)
+        first = message.strip().splitlines()[0] if message.strip() else ""
+        verdict = outcome
+        if outcome == "error":
+            verdict = "failed" if first.startswith("[") else "error"
+        elif outcome == "failed" and first.startswith("SUITE ERROR"):
+            verdict = "error"
+        case = Case(nodeid, outcome, verdict, first)
+        old = cases.get(nodeid)
+        if old is None or _RANK[case.verdict] > _RANK[old.verdict]:
+            cases[nodeid] = case
+    return cases
+
+
 def _outcomes(junit: Path) -> dict[str, str]:
-    return {result.nodeid.rsplit("::", 1)[-1]: result.outcome for result in read_junit(junit)}
+    return {nodeid.rsplit("::", 1)[-1]: case.verdict for nodeid, case in read_cases(junit).items()}
 
 
 def every_blob(root: Path) -> Iterator[tuple[str, bytes]]:

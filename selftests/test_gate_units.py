@@ -1,4 +1,5 @@
-"""The gate's parts without a sandbox: marker expressions, JUnit reading, Helm target choice, the CLI's help."""
+"""The gate's parts without a sandbox: marker expressions, reading a run's summary, the decision table, Helm target
+choice, the CLI's help."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from mt_verify.gate import EXIT_MEANINGS, GateExit
+from mt_verify.gate.decide import DecideOptions, decide
 from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
-from mt_verify.gate.results import Attempt, read_junit
+from mt_verify.gate.results import Attempt, TestResult, read_summary
 from mt_verify.kube.helm import decode_release
 from mt_verify.release import ExpectedRelease
 from mt_verify.rollback import RollbackRefused, ToolMissing, find_binary
@@ -41,29 +43,29 @@ def test_marker_expression_rejects_nonsense(expr: str) -> None:
         compile_markers(expr)
 
 
-JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
-<testcase classname="tests.health.test_a" name="test_ok"><properties>
-  <property name="mt_nodeid" value="tests/health/test_a.py::test_ok"/><property name="mt_markers" value="gate,health"/>
-</properties></testcase>
-<testcase classname="tests.health.test_a" name="test_bad[x]"><properties>
-  <property name="mt_nodeid" value="tests/health/test_a.py::test_bad[x]"/><property name="mt_markers" value="gate"/>
-  <property name="mt_verdict" value="failed"/></properties>
-  <failure message="Failed: [sandbox] /health: expected HTTP 200, got HTTP 503&#10;Next: look">...</failure></testcase>
-<testcase classname="tests.deployment.test_k" name="test_pods"><properties>
-  <property name="mt_nodeid" value="tests/deployment/test_k.py::test_pods"/><property name="mt_markers" value="gate"/>
-  <property name="mt_verdict" value="error"/></properties>
-  <error message="failed on setup with &quot;SUITE ERROR (nothing was checked): forbidden&quot;">...</error></testcase>
-<testcase classname="tests.health.test_a" name="test_setup_check"><properties>
-  <property name="mt_verdict" value="failed"/></properties>
-  <error message="failed on setup with &quot;Failed: /api/version answered 500&quot;">...</error></testcase>
-<testcase classname="tests.smoke.test_s" name="test_skipped"><skipped message="no creds"/></testcase>
-</testsuite></testsuites>"""
+SUMMARY = {"tests": [
+    {"nodeid": "tests/health/test_a.py::test_ok", "outcome": "passed", "mt_verdict": "passed",
+     "markers": ["gate", "health"], "reason": ""},
+    {"nodeid": "tests/health/test_a.py::test_bad[x]", "outcome": "failed", "mt_verdict": "failed",
+     "markers": ["gate"], "reason": "[sandbox] /health: expected HTTP 200, got HTTP 503"},
+    {"nodeid": "tests/deployment/test_k.py::test_pods", "outcome": "error", "mt_verdict": "error",
+     "markers": ["gate"], "reason": "SUITE ERROR (nothing was checked): forbidden"},
+    {"nodeid": "tests/health/test_a.py::test_setup_check", "outcome": "error", "mt_verdict": "failed",
+     "markers": [], "reason": "[sandbox] /api/version answered 500"},
+    {"nodeid": "tests/smoke/test_s.py::test_skipped", "outcome": "skipped", "mt_verdict": "skipped",
+     "markers": ["smoke"], "reason": ""},
+]}
 
 
-def test_junit_results_carry_verdict_markers_and_first_line(tmp_path: Path) -> None:
-    path = tmp_path / "junit.xml"
-    path.write_text(JUNIT)
-    results = {r.nodeid: r for r in read_junit(path)}
+def _summary_dir(tmp_path: Path, data: dict[str, object]) -> Path:
+    (tmp_path / "summary.json").write_text(json.dumps(data), encoding="utf-8")
+    return tmp_path
+
+
+def test_summary_results_carry_verdict_markers_and_first_line(tmp_path: Path) -> None:
+    found = read_summary(_summary_dir(tmp_path, SUMMARY))
+    assert found is not None
+    results = {r.nodeid: r for r in found}
     bad = results["tests/health/test_a.py::test_bad[x]"]
     assert (bad.outcome, bad.verdict, bad.markers) == ("failed", "failed", frozenset({"gate"}))
     assert bad.message == "[sandbox] /health: expected HTTP 200, got HTTP 503"
@@ -72,15 +74,64 @@ def test_junit_results_carry_verdict_markers_and_first_line(tmp_path: Path) -> N
     setup = results["tests/health/test_a.py::test_setup_check"]
     assert (setup.outcome, setup.verdict) == ("error", "failed")
     assert results["tests/smoke/test_s.py::test_skipped"].verdict == "skipped"
+    assert read_summary(tmp_path / "nowhere") is None
 
 
 def test_attempt_with_an_error_is_a_suite_problem(tmp_path: Path) -> None:
-    path = tmp_path / "junit.xml"
-    path.write_text(JUNIT)
-    attempt = Attempt("attempt 1", 1, path, read_junit(path))
+    attempt = Attempt("attempt 1", 1, tmp_path, read_summary(_summary_dir(tmp_path, SUMMARY)) or [])
     assert "could not check" in (attempt.suite_problem() or "")
-    assert "usage error" in (Attempt("x", 4, path, []).suite_problem() or "")
-    assert "interrupted" in (Attempt("x", 2, path, []).suite_problem() or "")
+    assert "usage error" in (Attempt("x", 4, tmp_path, []).suite_problem() or "")
+    assert "interrupted" in (Attempt("x", 2, tmp_path, []).suite_problem() or "")
+
+
+# -- decide(): the gate's conclusions as a table ---------------------------------------------------------
+
+def _r(name: str, verdict: str, *markers: str) -> TestResult:
+    outcome = {"failed": "failed", "error": "error"}.get(verdict, verdict)
+    return TestResult(f"tests/health/test_x.py::{name}", outcome, verdict, frozenset(markers))  # type: ignore[arg-type]
+
+
+def _attempt(returncode: int, *results: TestResult, problem: str | None = None) -> Attempt:
+    return Attempt("a", returncode, Path("."), list(results), problem=problem)
+
+
+GATING = compile_markers("gate")
+OK = _r("test_ok", "passed", "gate")
+BAD = _r("test_bad", "failed", "gate")
+BAD2 = _r("test_bad2", "failed", "gate")
+INFO = _r("test_info", "failed")
+ERR = _r("test_err", "error", "gate")
+
+
+@pytest.mark.parametrize(("first", "confirm", "rollback", "action", "exit", "flaky"), [
+    # a suite problem is never a reason to act
+    (_attempt(1, BAD, ERR), None, True, "finish", GateExit.ERROR, []),
+    (_attempt(4), None, True, "finish", GateExit.ERROR, []),
+    (_attempt(0, OK, problem="pytest did not finish"), None, True, "finish", GateExit.ERROR, []),
+    # green, or only non-gating failures
+    (_attempt(0, OK), None, True, "finish", GateExit.PASSED, []),
+    (_attempt(1, OK, INFO), None, True, "finish", GateExit.PASSED, []),
+    # a gating failure is confirmed first
+    (_attempt(1, OK, BAD), None, True, "confirm", GateExit.ERROR, []),
+    # the confirmation: passed again = flaky; failed again = rollback (or 2 without it); broken = error
+    (_attempt(1, OK, BAD), _attempt(0, _r("test_bad", "passed", "gate")), True, "finish", GateExit.PASSED,
+     ["tests/health/test_x.py::test_bad"]),
+    (_attempt(1, BAD, BAD2), _attempt(1, BAD, _r("test_bad2", "passed", "gate")), True, "rollback",
+     GateExit.ROLLBACK_FAILED, ["tests/health/test_x.py::test_bad2"]),
+    (_attempt(1, BAD), _attempt(1, BAD), False, "finish", GateExit.NOT_ROLLED_BACK, []),
+    (_attempt(1, BAD), _attempt(1, ERR), True, "finish", GateExit.ERROR, []),
+    (_attempt(1, BAD), _attempt(0, OK), True, "finish", GateExit.ERROR, []),  # did not run test_bad again
+    (_attempt(1, BAD), _attempt(2), True, "finish", GateExit.ERROR, []),
+])
+def test_gate_decides_from_its_attempts(first: Attempt, confirm: Attempt | None, rollback: bool, action: str,
+                                        exit: GateExit, flaky: list[str]) -> None:
+    got = decide(first, confirm, DecideOptions(GATING, rollback=rollback))
+    assert got.action == action
+    if action == "finish":
+        assert got.exit is exit
+    assert got.flaky == flaky
+    if action == "rollback":
+        assert [r.nodeid for r in got.failing] == ["tests/health/test_x.py::test_bad"]
 
 
 def _secret_value(release: dict[str, object]) -> str:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from mt_verify.gate.results import read_junit
 from selftests.suite import run_suite
 
 #: The quick ones; the others (truncated JSON, empty 200, huge bodies, a server that never answers) run in
@@ -20,7 +19,7 @@ def test_hostile_target_fails_every_check_clearly(tmp_path: Path, fault: str) ->
     run = run_suite(tmp_path, "--env", "sandbox", "-m", "health or smoke", "--sandbox-fault", fault, timeout=240)
     assert run.returncode == 1, run.output
     assert "Traceback (most recent call last)" not in run.output
-    results = read_junit(run.junit)
+    results = list(run.cases.values())
     bad = [r for r in results if r.outcome in ("failed", "error")]
     assert len(bad) >= 10
     assert [r.nodeid for r in bad if r.verdict != "failed"] == []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mt_verify.outcome import TestOutcome
 from mt_verify.redact import MASK, register_secret
 from mt_verify.reporting import summary as summ
 from mt_verify.reporting.areas import derive_area, tier_of
@@ -60,7 +61,7 @@ def sample(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_plugin_summarises_every_outcome(pytester: pytest.Pytester, sample: Path, workers: list[str]) -> None:
-    result = pytester.runpytest_subprocess("-p", "mt_verify.reporting.plugin", "-p", "no:cacheprovider", *workers)
+    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin", "-p", "no:cacheprovider", *workers)
     result.assert_outcomes(passed=2, failed=1, skipped=1, errors=1, warnings=1)
     data = json.loads((sample / "summary.json").read_text(encoding="utf-8"))
     tests = {t["nodeid"].rsplit("::", 1)[-1]: t for t in data["tests"]}
@@ -90,11 +91,12 @@ def test_plugin_summarises_every_outcome(pytester: pytest.Pytester, sample: Path
 
 def test_explicit_alluredir_and_junitxml_are_respected(pytester: pytest.Pytester, sample: Path) -> None:
     elsewhere = pytester.path / "elsewhere"
-    result = pytester.runpytest_subprocess("-p", "mt_verify.reporting.plugin", f"--alluredir={elsewhere}",
+    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin", f"--alluredir={elsewhere}",
                                            f"--junitxml={elsewhere / 'j.xml'}", "-k", "version_ok")
     result.assert_outcomes(passed=1)
     assert (elsewhere / "j.xml").is_file() and any(elsewhere.glob("*-result.json"))
-    assert not (sample / "junit.xml").exists() and not (sample / "allure-results").exists()
+    assert (sample / "junit.xml").is_file(), "the run folder keeps its own junit.xml beside --junitxml"
+    assert not (sample / "allure-results").exists()
     assert (sample / "summary.json").is_file()
     assert (elsewhere / "environment.properties").is_file()
 
@@ -103,7 +105,7 @@ def test_step_summary_is_appended(pytester: pytest.Pytester, sample: Path, monke
     step = pytester.path / "step.md"
     step.write_text("earlier step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
-    pytester.runpytest_subprocess("-p", "mt_verify.reporting.plugin", "-k", "version_ok")
+    pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin", "-k", "version_ok")
     text = step.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n") and "## mt-verify" in text and "| Version | 🟢 passed |" in text
 
@@ -111,7 +113,7 @@ def test_step_summary_is_appended(pytester: pytest.Pytester, sample: Path, monke
 def test_without_a_run_folder_nothing_is_written(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     monkeypatch.delenv("MT_REPORTS_DIR", raising=False)
-    result = pytester.runpytest_subprocess("-p", "mt_verify.reporting.plugin")
+    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin")
     result.assert_outcomes(passed=1)
     assert not list(pytester.path.rglob("summary.json"))
     assert "mt-verify summary" not in result.stdout.str()
@@ -155,24 +157,25 @@ def test_tier_from_marker_else_folder() -> None:
 # -- summary rules ------------------------------------------------------------------------------------
 
 
-def _rec(nodeid: str, area: str, **kw: object) -> summ.TestRecord:
-    rec = summ.TestRecord(nodeid, area=area, tier="health", gate=True)
+def _rec(nodeid: str, area: str, **kw: object) -> TestOutcome:
+    rec = TestOutcome(nodeid, area=area, tier="health", gate=True)
     rec.phases = {"setup": "passed", "call": "passed", "teardown": "passed"}
     for key, value in kw.items():
         setattr(rec, key, value)
     return rec
 
 
-def _build(*records: summ.TestRecord) -> dict[str, object]:
-    return summ.build(records, environment={"name": "x"}, version={}, run={"duration_s": 1.0})
+def _build(*records: TestOutcome, reruns: dict[str, int] | None = None) -> dict[str, object]:
+    return summ.build(records, environment={"name": "x"}, version={}, run={"duration_s": 1.0}, reruns=reruns)
 
 
 def test_flaky_pass_is_yellow_and_failed_beats_error() -> None:
     data = _build(
-        _rec("a::flaky", "Health", reruns=1),
-        _rec("b::bad", "Version", phases={"setup": "passed", "call": "failed"}, verdicts=["failed"], reason="r1"),
-        _rec("c::err", "Version", phases={"setup": "failed"}, verdicts=["error"], reason="SUITE ERROR (nothing "
+        _rec("a::flaky", "Health"),
+        _rec("b::bad", "Version", phases={"setup": "passed", "call": "failed"}, verdict="failed", reason="r1"),
+        _rec("c::err", "Version", phases={"setup": "failed"}, verdict="error", reason="SUITE ERROR (nothing "
              "was checked): down"),
+        reruns={"a::flaky": 1},
     )
     rows = {a["name"]: a for a in data["areas"]}  # type: ignore[union-attr]
     assert rows["Health"]["light"] == "yellow" and "flaky" in rows["Health"]["reason"]
@@ -181,19 +184,21 @@ def test_flaky_pass_is_yellow_and_failed_beats_error() -> None:
 
 
 def test_fail_inside_a_fixture_is_an_error_outcome_but_a_failed_verdict() -> None:
-    rec = _rec("a::t", "Version", phases={"setup": "failed"}, verdicts=["failed"], reason="[x] /api/version: ...")
-    assert rec.outcome == "error" and rec.verdict == "failed" and rec.status == "failed"
+    rec = _rec("a::t", "Version", phases={"setup": "failed"}, verdict="failed", reason="[x] /api/version: ...")
+    entry = summ.test_entry(rec)
+    assert entry["outcome"] == "error" and entry["mt_verdict"] == "failed" and entry["status"] == "failed"
 
 
 def test_all_skipped_area_is_grey_with_its_reason() -> None:
-    data = _build(_rec("a::t", "Login", phases={"setup": "skipped"}, skip_reason="credentials not set"))
+    data = _build(_rec("a::t", "Login", phases={"setup": "skipped"}, verdict="skipped",
+                       skip_reason="credentials not set"))
     row = next(a for a in data["areas"] if a["name"] == "Login")  # type: ignore[union-attr]
     assert row["light"] == "grey" and row["status"] == "skipped" and row["reason"] == "credentials not set"
     assert data["verdict"] == "no_tests"
 
 
 def test_markdown_fits_one_screen_and_escapes_pipes() -> None:
-    recs = [_rec(f"t::x{i}", "Health", phases={"call": "failed"}, verdicts=["failed"], reason="a | b " * 80)
+    recs = [_rec(f"t::x{i}", "Health", phases={"call": "failed"}, verdict="failed", reason="a | b " * 80)
             for i in range(40)]
     md = summ.render_markdown(_build(*recs))
     assert len(md.splitlines()) < 45
@@ -254,7 +259,7 @@ def test_attach_helpers_save_redacted_evidence(pytester: pytest.Pytester, monkey
     pytester.makeconftest("from mt_verify.redact import register_secret\nregister_secret('hunter2-attach-secret')\n")
     run_dir = pytester.path / "run"
     monkeypatch.setenv("MT_REPORTS_DIR", str(run_dir))
-    result = pytester.runpytest_subprocess("-p", "mt_verify.reporting.plugin")
+    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin")
     result.assert_outcomes(failed=1)
     [test] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["tests"]
     assert sorted(Path(p).name for p in test["evidence"]) == ["backend.yaml", "page.png"]

@@ -95,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     if config.option.help or config.option.version:
         return
+    config.pluginmanager.register(TestSide(config), "mt-verify-tests")
     name = config.getoption("mt_env")
     if name is None:
         if _collects_suite(config):
@@ -113,7 +114,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except SuiteError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[ENV_KEY] = env
-    config.pluginmanager.register(TestSide(config), "mt-verify-tests")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
