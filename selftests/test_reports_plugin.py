@@ -61,7 +61,8 @@ def sample(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_plugin_summarises_every_outcome(pytester: pytest.Pytester, sample: Path, workers: list[str]) -> None:
-    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin", "-p", "no:cacheprovider", *workers)
+    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin",
+                                           "-p", "no:cacheprovider", *workers)
     result.assert_outcomes(passed=2, failed=1, skipped=1, errors=1, warnings=1)
     data = json.loads((sample / "summary.json").read_text(encoding="utf-8"))
     tests = {t["nodeid"].rsplit("::", 1)[-1]: t for t in data["tests"]}
@@ -91,7 +92,8 @@ def test_plugin_summarises_every_outcome(pytester: pytest.Pytester, sample: Path
 
 def test_explicit_alluredir_and_junitxml_are_respected(pytester: pytest.Pytester, sample: Path) -> None:
     elsewhere = pytester.path / "elsewhere"
-    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin", f"--alluredir={elsewhere}",
+    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin",
+                                           f"--alluredir={elsewhere}",
                                            f"--junitxml={elsewhere / 'j.xml'}", "-k", "version_ok")
     result.assert_outcomes(passed=1)
     assert (elsewhere / "j.xml").is_file() and any(elsewhere.glob("*-result.json"))

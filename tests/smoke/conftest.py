@@ -31,7 +31,7 @@ from mt_verify.config import Environment
 from mt_verify.errors import BrowserError
 from mt_verify.outcome import warn
 from mt_verify.plugin import outcome_of
-from mt_verify.probe import ApiClient, require_reachable
+from mt_verify.probe import ApiClient, Probe
 from mt_verify.reporting.evidence import evidence_dir
 
 if TYPE_CHECKING:
@@ -87,10 +87,11 @@ def _publish(item: pytest.Item, files: list[Path]) -> None:
 # -- the whole tier ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session", autouse=True)
-def _mtv_smoke_target(environment: Environment, smoke_credentials: Any) -> None:
-    """The tier needs the site and the smoke user: unreachable is a suite error; missing credentials skip the
-    tier naming the variables (or fail it when ``smoke.required``)."""
-    require_reachable(environment, [environment.site.url, environment.api.url])
+def _mtv_smoke_target(probe: Probe, smoke_credentials: Any) -> None:
+    """The tier needs a target and the smoke user: no host answering at all is a suite error (a host that is down
+    while another answers fails the journeys instead); missing credentials skip the tier naming the variables (or
+    fail it when ``smoke.required``)."""
+    probe.reachability.require_any()
 
 
 @pytest.fixture(scope="session")
