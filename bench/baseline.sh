@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The baseline: what the runbook's manual post-deploy checks do, with curl, sequentially.
 # Usage: MT_SMOKE_USERNAME=... MT_SMOKE_PASSWORD=... baseline.sh SITE_URL API_URL
-# Prints one line: "assertions=N failures=M".
+# Prints one line: "checks=N failures=M".
 set -u
 site=$1 api=$2 user=$MT_SMOKE_USERNAME pass=$MT_SMOKE_PASSWORD
 n=0 failed=0
@@ -18,4 +18,4 @@ token=$(curl -fsS -m 10 -H 'Content-Type: application/json' \
 check curl -fsS -m 10 -H "Authorization: Bearer $token" "$api/api/table"
 # 4. the front page answers
 check curl -fsS -m 10 "$site/"
-echo "assertions=$n failures=$failed"
+echo "checks=$n failures=$failed"

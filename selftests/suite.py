@@ -8,6 +8,7 @@ format of every failure), anything else (``SUITE ERROR ...``, a Python exception
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,10 +38,34 @@ class Run:
     output: str
     junit: Path
 
+    reports: Path | None = None
+
     @property
     def cases(self) -> dict[str, Case]:
         """Every test by full node id."""
         return read_cases(self.junit)
+
+    def report_disagreements(self) -> list[str]:
+        """Tests on which Allure, ``summary.json`` and this oracle do not tell the same story (empty: they agree).
+
+        Allure's ``failed`` is the application, ``broken`` the suite; summary.json's ``mt_verdict`` must say the same,
+        and so must JUnit read by :func:`read_cases`."""
+        if self.reports is None or not (self.reports / "summary.json").is_file():
+            return []
+        summary = json.loads((self.reports / "summary.json").read_text(encoding="utf-8"))
+        verdicts = {t["nodeid"]: t["mt_verdict"] for t in summary.get("tests", [])}
+        allure: dict[str, str] = {}
+        for path in (self.reports / "allure-results").glob("*-result.json"):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            module = data.get("fullName", "").split("#", 1)[0].replace(".", "/")
+            allure[f"{module}.py::{data.get('name', '')}"] = ALLURE_VERDICT.get(data.get("status", ""), "?")
+        out = []
+        for nodeid, case in self.cases.items():
+            told = {"junit": case.verdict, "summary": verdicts.get(nodeid, "missing"),
+                    "allure": allure.get(nodeid, "missing")}
+            if len(set(told.values())) > 1:
+                out.append(f"{nodeid}: {told}")
+        return out
 
     def with_outcome(self, outcome: str) -> set[str]:
         return {name for name, got in self.outcomes.items() if got == outcome}
@@ -65,10 +90,14 @@ def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout:
         [sys.executable, "-m", "pytest", "-p", "no:randomly", f"--junitxml={junit}", "-q", *args],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
-    return Run(proc.returncode, _outcomes(junit), proc.stdout + proc.stderr, junit)
+    run = Run(proc.returncode, _outcomes(junit), proc.stdout + proc.stderr, junit, tmp / "reports")
+    disagree = run.report_disagreements()
+    assert not disagree, "Allure, summary.json and JUnit disagree:\n" + "\n".join(disagree)
+    return run
 
 
 _RANK = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+ALLURE_VERDICT = {"passed": "passed", "failed": "failed", "broken": "error", "skipped": "skipped"}
 
 
 def read_cases(junit: Path) -> dict[str, Case]:

@@ -126,7 +126,8 @@ def test_no_env_lists_the_environments(tmp_path: Path) -> None:
 def test_unknown_env_on_the_command_line(tmp_path: Path) -> None:
     run = run_suite(tmp_path, "--env", "staging")
     assert run.returncode == 4
-    assert "unknown environment 'staging'; known environments: dev, local" in run.output
+    known = ", ".join(sorted(p.stem for p in (ROOT / "environments").glob("*.yaml")))
+    assert f"unknown environment 'staging'; known environments: {known}" in run.output
     assert "Traceback" not in run.output
 
 

@@ -74,9 +74,8 @@ def test_healthy_cluster_passes_every_deployment_check(tmp_path: Path, env: str)
     run = deployment(tmp_path, env)
     assert run.returncode == 0, run.output
     assert not run.failed and not run.errors, run.output
-    passed = run.with_outcome("passed")
-    assert len(passed) == 19, sorted(run.outcomes)
-    skipped = run.with_outcome("skipped")
+    passed, skipped = run.with_outcome("passed"), run.with_outcome("skipped")
+    assert passed and set(run.outcomes) == passed | skipped, sorted(run.outcomes)
     if env == "sandbox":
         assert skipped == {ARGO_SYNC, ARGO_HEALTH}
         assert "Argo CD is not applicable" in run.output

@@ -57,7 +57,7 @@ class ExpectedRelease:
     def sha_matches(self, served_sha: str | None) -> bool:
         if self.sha is None:
             return True
-        return bool(served_sha) and served_sha.lower().startswith(self.sha)
+        return served_sha is not None and served_sha.lower().startswith(self.sha)
 
     def matches(self, served_version: str | None, served_sha: str | None) -> bool:
         return self.version_matches(served_version) and self.sha_matches(served_sha)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from mt_verify.config import Environment
+from mt_verify.release import ExpectedRelease
 
 ENV_KEY = pytest.StashKey[Environment]()
-EXPECTED_KEY = pytest.StashKey["ExpectedRelease | None"]()
+EXPECTED_KEY = pytest.StashKey[ExpectedRelease | None]()
 
 
 def environment_of(config: pytest.Config) -> Environment | None:

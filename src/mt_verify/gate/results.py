@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
-_OUTCOMES = ("passed", "failed", "error", "skipped")
+_OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "skipped")
 
 #: pytest's exit codes (``pytest.ExitCode``), named here so that the wrapper need not import pytest.
 PYTEST_EXIT = {0: "all tests passed", 1: "some tests failed", 2: "interrupted", 3: "internal error",
@@ -93,12 +93,19 @@ def read_summary(run_dir: Path) -> list[TestResult] | None:
     for t in data.get("tests") or ():
         if not isinstance(t, dict) or not isinstance(t.get("nodeid"), str):
             continue
-        outcome = t.get("outcome") if t.get("outcome") in _OUTCOMES else "error"
-        verdict = t.get("mt_verdict") if t.get("mt_verdict") in _OUTCOMES else "error"
+        outcome = _outcome(t.get("outcome"))
+        verdict = _outcome(t.get("mt_verdict"))
         markers = frozenset(str(m) for m in t.get("markers") or ())
         results.append(TestResult(t["nodeid"], outcome, verdict, markers, str(t.get("reason") or "")[:300],
                                   float(t.get("duration_s") or 0.0)))
     return results
+
+
+def _outcome(value: object) -> Outcome:
+    for known in _OUTCOMES:
+        if value == known:
+            return known
+    return "error"
 
 
 def gating(results: Collection[TestResult], predicate: Callable[[Collection[str]], bool]) -> list[TestResult]:

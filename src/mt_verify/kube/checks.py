@@ -345,8 +345,8 @@ def rollout_began(current_sets: Iterable[tuple[OBJ, list[OBJ]]]) -> datetime | N
     ReplicaSet reused by a rollback keeps its old creation time, its new pods do not), else the ReplicaSet's."""
     times = []
     for rs, pods in current_sets:
-        stamps = [parse_time((p.get("metadata") or {}).get("creationTimestamp")) for p in pods]
-        stamps = [t for t in stamps if t is not None]
+        parsed = [parse_time((p.get("metadata") or {}).get("creationTimestamp")) for p in pods]
+        stamps = [t for t in parsed if t is not None]
         t = min(stamps) if stamps else parse_time((rs.get("metadata") or {}).get("creationTimestamp"))
         if t is not None:
             times.append(t)

@@ -151,7 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _register_env_secrets(config)
     if _is_worker(config):
         # The controller chose the run folder's Allure results; workers write there too.
-        chosen = config.workerinput.get(_WORKER_ALLURE_DIR)  # type: ignore[attr-defined]
+        chosen = config.workerinput.get(_WORKER_ALLURE_DIR)  # type: ignore[attr-defined]  # xdist adds workerinput
         if chosen:
             _start_allure(config, Path(chosen))
         return
@@ -209,7 +209,7 @@ class Controller:
         self.records[nodeid] = rec
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.outcome == "rerun":  # pytest-rerunfailures: the attempt is discarded
+        if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is discarded
             self.reruns[report.nodeid] = self.reruns.get(report.nodeid, 0) + 1
             return
         for name, value in report.user_properties:

@@ -329,7 +329,7 @@ def render_markdown(data: Mapping[str, Any]) -> str:
                 tests = f"{ok}/{row['tests']} passed"
             else:
                 tests = f"{c['skipped']}/{row['tests']} skipped"
-        reason, more = _MORE.match(_short_reason(row["reason"])).groups()  # type: ignore[union-attr]
+        reason, more = _MORE.match(_short_reason(row["reason"])).groups()  # type: ignore[union-attr]  # matches any text
         reason = _cell(reason, MD_REASON) + (more or "")
         lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {reason} |")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}

@@ -30,8 +30,9 @@ class ArgoCdStrategy:
 
         api = k8s.CustomObjectsApi(api_client(self.kube))
         with translated(f"read {self.app_namespace}/Application/{self.app}"):
-            return api.get_namespaced_custom_object("argoproj.io", "v1alpha1", self.app_namespace, "applications",
-                                                    self.app, _request_timeout=self.kube.request_timeout)
+            app = api.get_namespaced_custom_object("argoproj.io", "v1alpha1", self.app_namespace, "applications",
+                                                   self.app, _request_timeout=self.kube.request_timeout)
+        return dict(app) if isinstance(app, dict) else {}
 
     def plan(self, failed: ExpectedRelease, to_revision: int | None) -> Plan:
         app = self.application()

@@ -104,7 +104,8 @@ class HelmStrategy:
             try:
                 out.append(revision_of(decode_release(data)))
             except HelmDecodeError as exc:
-                raise RollbackError(f"{self.kube.namespace}/Secret/{secret.metadata.name}: cannot decode the Helm "
+                name = secret.metadata.name if secret.metadata else "?"
+                raise RollbackError(f"{self.kube.namespace}/Secret/{name}: cannot decode the Helm "
                                     f"release ({exc})") from None
         return out
 

@@ -45,14 +45,17 @@ class KubectlStrategy:
             sets = apps.list_namespaced_replica_set(
                 self.kube.namespace, label_selector=f"app.kubernetes.io/instance={self.kube.release}",
                 _request_timeout=self.kube.request_timeout)
-        owned = [rs for rs in sets.items
-                 if any(o.kind == "Deployment" and o.name == dep.name for o in rs.metadata.owner_references or [])]
-        owned.sort(key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION_ANNOTATION, "0")), reverse=True)
+        owned = [rs for rs in sets.items if rs.metadata is not None
+                 and any(o.kind == "Deployment" and o.name == dep.name for o in rs.metadata.owner_references or [])]
+        owned.sort(key=lambda rs: int(((rs.metadata and rs.metadata.annotations) or {}).get(REVISION_ANNOTATION, "0")),
+                   reverse=True)
         if len(owned) < 2:
             raise RollbackRefused(f"deployment/{dep.name} has no earlier ReplicaSet to undo to")
-        for c in owned[1].spec.template.spec.containers:
-            if c.name in dep.release_containers and ":" in c.image:
-                return c.image.rsplit(":", 1)[1]
+        spec = owned[1].spec
+        pod = spec.template.spec if spec is not None and spec.template is not None else None
+        for c in pod.containers if pod is not None else []:
+            if c.name in dep.release_containers and c.image and ":" in c.image:
+                return str(c.image.rsplit(":", 1)[1])
         return None
 
     def plan(self, failed: ExpectedRelease, to_revision: int | None) -> Plan:

@@ -89,7 +89,7 @@ class ReleaseLock:
         try:
             with translated(f"take over {self.where}"):
                 self.api.replace_namespaced_lease(self.name, self.kube.namespace,
-                                                  self._body(current.metadata.resource_version, transitions),
+                                                  self._body(_version(current), transitions),
                                                   _request_timeout=timeout)
         except Conflict:
             raise RollbackRefused(f"another gate took {self.where} at the same moment; not rolling back") from None
@@ -121,7 +121,7 @@ class ReleaseLock:
             current = self.api.read_namespaced_lease(self.name, self.kube.namespace, _request_timeout=timeout)
             if current.spec is None or current.spec.holder_identity != self.holder:
                 return
-            body = self._body(current.metadata.resource_version, current.spec.lease_transitions or 0)
+            body = self._body(_version(current), current.spec.lease_transitions or 0)
             body.spec.acquire_time = current.spec.acquire_time
             self.api.replace_namespaced_lease(self.name, self.kube.namespace, body, _request_timeout=timeout)
 
@@ -142,7 +142,7 @@ class ReleaseLock:
                     self.api.delete_namespaced_lease(
                         self.name, self.kube.namespace, _request_timeout=self.kube.request_timeout,
                         body=k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(
-                            resource_version=current.metadata.resource_version)))
+                            resource_version=_version(current))))
         except NotFound:
             pass
         self.acquired = False
@@ -154,6 +154,11 @@ class ReleaseLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _version(obj: Any) -> str | None:
+    """An object's resourceVersion (for optimistic concurrency), if it has metadata."""
+    return obj.metadata.resource_version if obj.metadata is not None else None
 
 
 def _expiry(spec: Any) -> datetime | None:
