@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mt_verify import release
 from mt_verify.config import EventAllow
 from mt_verify.kube import checks
 from mt_verify.kube.wait import wait_for_rollouts
@@ -193,15 +194,15 @@ def test_rollout_began_is_the_earliest_new_pod_not_a_reused_replica_set() -> Non
 
 
 def test_release_identity_and_when_the_served_release_is_needed() -> None:
-    assert not checks.needs_served("{sha7}", "abc1234", None)
-    assert checks.needs_served("{sha7}", None, "1.29.2.1360")
-    assert checks.needs_served("{sha}", "abc1234", None)
-    assert not checks.needs_served("{version}-{build_id}", "a" * 40, "1.29.2.1360")
-    assert checks.needs_served("{build_id}", "a" * 40, "1.29.2")
-    ident = checks.ReleaseIdentity(sha="bfcfcb0", version="1.29.2.1360", build_id="1360", source="s")
+    assert not release.needs_served("{sha7}", "abc1234", None)
+    assert release.needs_served("{sha7}", None, "1.29.2.1360")
+    assert release.needs_served("{sha}", "abc1234", None)
+    assert not release.needs_served("{version}-{build_id}", "a" * 40, "1.29.2.1360")
+    assert release.needs_served("{build_id}", "a" * 40, "1.29.2")
+    ident = release.ReleaseIdentity(sha="bfcfcb0", version="1.29.2.1360", build_id="1360", source="s")
     assert ident.tag("{sha7}") == "bfcfcb0" and ident.tag("v{version}") == "v1.29.2.1360"
     assert ident.sha_matches("bfcfcb0199715ed65afe18d1a98397a4284750d1") and not ident.sha_matches("0000000")
-    assert checks.build_id_of("1.29.2.1360") == "1360" and checks.build_id_of("1.29.2") is None
+    assert release.build_id_of("1.29.2.1360") == "1360" and release.build_id_of("1.29.2") is None
 
 
 class FakeClock:

@@ -18,7 +18,7 @@ from mt_verify.config import Deployment, Environment, Kubernetes
 from mt_verify.kube import checks
 from mt_verify.kube.access import Kube, NotFound, Target, connect, resolve
 from mt_verify.kube.wait import Waited, wait_for_rollouts
-from mt_verify.release import ExpectedRelease
+from mt_verify.release import ExpectedRelease, ReleaseIdentity, build_id_of, needs_served, same_commit
 from mt_verify.session import environment_of
 
 OBJ = dict[str, Any]
@@ -231,21 +231,21 @@ def argo_application(kube: Kube, kube_settings: Kubernetes) -> OBJ | None:
 
 @pytest.fixture(scope="session")
 def release_identity(request: pytest.FixtureRequest, expected_release: ExpectedRelease | None,
-                     environment: Environment) -> checks.ReleaseIdentity:
+                     environment: Environment) -> ReleaseIdentity:
     """The release the images must carry: the expected release; where it lacks the SHA (or what the image-tag
     template needs), the backend's ``/api/version``."""
     template = environment.release.image_tag
     sha = expected_release.sha if expected_release else None
     version = expected_release.version if expected_release else None
-    if not checks.needs_served(template, sha, version):
-        return checks.ReleaseIdentity(sha=sha, version=version, build_id=checks.build_id_of(version),
+    if not needs_served(template, sha, version):
+        return ReleaseIdentity(sha=sha, version=version, build_id=build_id_of(version),
                                       source=f"expected release {expected_release}")
     served = request.getfixturevalue("served_release")
-    if sha and served.commit_sha and not served.commit_sha.lower().startswith(sha):
+    if sha and served.commit_sha and not same_commit(sha, served.commit_sha):
         served_sha = sha  # the served backend runs something else: the version check reports that
     else:
         served_sha = served.commit_sha or sha
     source = "served /api/version" if expected_release is None else \
         f"expected release {expected_release}, completed from /api/version"
-    return checks.ReleaseIdentity(sha=served_sha, version=version or served.version,
-                                  build_id=served.build_id or checks.build_id_of(version), source=source)
+    return ReleaseIdentity(sha=served_sha, version=version or served.version,
+                                  build_id=served.build_id or build_id_of(version), source=source)

@@ -10,9 +10,10 @@ import pytest
 
 from mt_verify.config import Deployment, Environment
 from mt_verify.kube.access import Target
-from mt_verify.kube.checks import ReleaseIdentity, image_mismatches, name_of
+from mt_verify.kube.checks import image_mismatches, name_of
 from mt_verify.kube.wait import Waited
 from mt_verify.outcome import fail
+from mt_verify.release import ReleaseIdentity
 
 pytestmark = [pytest.mark.deployment, pytest.mark.gate, pytest.mark.area("Pods")]
 

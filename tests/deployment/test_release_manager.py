@@ -12,14 +12,13 @@ import pytest
 from mt_verify.config import Environment, Kubernetes
 from mt_verify.kube.access import Target
 from mt_verify.kube.checks import (
-    ReleaseIdentity,
     argo_error_conditions,
     argo_out_of_sync_resources,
     argo_unhealthy_resources,
 )
 from mt_verify.kube.helm import HelmDecodeError, HelmRevision, revisions
 from mt_verify.outcome import fail
-from mt_verify.release import ExpectedRelease
+from mt_verify.release import ExpectedRelease, ReleaseIdentity
 
 pytestmark = [pytest.mark.deployment, pytest.mark.gate, pytest.mark.area("Helm/Argo CD")]
 
