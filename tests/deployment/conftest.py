@@ -8,17 +8,21 @@ so an unreachable cluster costs one connection attempt, not one per test.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from mt_verify import rundir
 from mt_verify.config import Deployment, Environment, Kubernetes
 from mt_verify.kube import checks
+from mt_verify.kube import evidence as kube_evidence
 from mt_verify.kube.access import Kube, NotFound, Target, connect, resolve
 from mt_verify.kube.wait import Waited, wait_for_rollouts
+from mt_verify.plugin import outcome_of
 from mt_verify.release import ExpectedRelease, ReleaseIdentity, build_id_of, needs_served, same_commit
+from mt_verify.reporting.evidence import evidence_dir
 from mt_verify.session import environment_of
 
 OBJ = dict[str, Any]
@@ -65,6 +69,31 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(line)
 
 
+#: Fixtures whose objects a check judges: saved as evidence when it fails.
+JUDGED = ("rollouts", "current_sets", "services", "ingress", "certificate", "warning_events", "helm_secrets",
+          "argo_application")
+
+
+@pytest.fixture(autouse=True)
+def _mtv_kube_evidence(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A failed check keeps the Kubernetes objects it judged (redacted) under its evidence."""
+    yield
+    item = request.node
+    if outcome_of(item).phases.get("call") != "failed":
+        return
+    judged = {name: item.funcargs[name] for name in JUDGED if name in item.funcargs}
+    chosen = item.funcargs.get("deployment") or item.funcargs.get("release_deployment") \
+        or item.funcargs.get("service_deployment")
+    if chosen is not None and "current_sets" in judged:  # only the Deployment under test
+        judged["current_sets"] = {chosen.name: judged["current_sets"].get(chosen.name)}
+        if "rollouts" in judged:
+            judged["rollouts"] = {chosen.name: judged["rollouts"].deployments.get(chosen.name)}
+    base = rundir.current()
+    path = kube_evidence.save(judged, evidence_dir(item.nodeid)) if judged and base is not None else None
+    if path is not None and base is not None:
+        outcome_of(item).evidence.append(str(path.resolve().relative_to(base.resolve())))
+
+
 @pytest.fixture
 def note(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Report a fact next to the result (the terminal summary's "deployment tier" section; the report's user
@@ -86,9 +115,9 @@ def kube_settings(environment: Environment) -> Kubernetes:
 
 
 @pytest.fixture(scope="session")
-def kube_target(kube_settings: Kubernetes, environment: Environment, pytestconfig: pytest.Config) -> Target:
-    return resolve(environment.name, kube_settings, context=pytestconfig.getoption("mt_kube_context"),
-                   kubeconfig=pytestconfig.getoption("mt_kubeconfig"))
+def kube_target(kube_settings: Kubernetes, environment: Environment, kube_context_option: str | None,
+                kubeconfig_option: str | None) -> Target:
+    return resolve(environment.name, kube_settings, context=kube_context_option, kubeconfig=kubeconfig_option)
 
 
 @pytest.fixture(scope="session")
