@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from mt_verify import nextsteps
 from mt_verify.config import Environment
 from mt_verify.errors import TargetUnreachable
 from mt_verify.notes import note
@@ -279,8 +280,8 @@ class Probe:
         fail(name, resource, f"a connection to {role} at {host}:{port}",
              f"{refused} while {reach.role(*other)} ({other[0]}:{other[1]}) answers: {role} is down"
              if other else refused,
-             next_step=f"{role} does not accept connections: kubectl get pods,svc,endpoints -n <namespace>; "
-                       f"curl -sv {url}")
+             next_step=f"{role} does not accept connections: "
+                       f"{nextsteps.kubectl(self.env, 'get pods,svc,endpoints')}; curl -sv {url}")
 
     def get(self, url: str, **kwargs: Any) -> Exchange:
         return self.request("GET", url, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mt_verify import nextsteps
 from mt_verify.checks.health import full_problems
 from mt_verify.config import Environment
 from mt_verify.outcome import check, fail
@@ -22,11 +23,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend_url", list(urls.values()), ids=list(urls))
 
 
-def test_health_endpoint_healthy(probe: Probe, env_name: str, backend_url: str) -> None:
+def test_health_endpoint_healthy(probe: Probe, env_name: str, backend_url: str, environment: Environment) -> None:
     ex = probe.get(backend_url + "/health")
     if ex.status != 200:
         fail(env_name, ex.url, "HTTP 200", f"HTTP {ex.status} {ex.text[:120]!r}",
-             next_step="kubectl get pods -l app.kubernetes.io/component=backend; kubectl logs on the backend")
+             next_step=nextsteps.backend_down(environment))
     body = ex.json_object()
     check(body.get("status") == "healthy", env_name, ex.url, "status 'healthy'", body.get("status"))
 

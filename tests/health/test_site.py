@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mt_verify import nextsteps
 from mt_verify.checks import site
 from mt_verify.config import Environment
 from mt_verify.outcome import check, fail
@@ -25,9 +26,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("redirect_url", urls or [None], ids=host_ids(urls) or ["none"])
 
 
-def test_front_page_serves_app_shell(probe: Probe, env_name: str, site_url: str) -> None:
+def test_front_page_serves_app_shell(probe: Probe, env_name: str, site_url: str, environment: Environment) -> None:
     page = probe.get(site_url + "/")
-    expect_status(page, 200, next_step=f"kubectl get pods,ingress (frontend); curl -sS {site_url}/")
+    expect_status(page, 200, next_step=f"{nextsteps.frontend_down(environment)}; curl -sS {site_url}/")
     problems = site.shell_problems(page.content_type, page.text)
     check(not problems, env_name, page.url, "the Missing Table app shell", "; ".join(problems),
           details=f"first bytes: {page.text[:160]!r}",

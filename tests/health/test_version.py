@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from mt_verify import nextsteps
 from mt_verify.config import Environment
 from mt_verify.outcome import check, fail
 from mt_verify.probe import ApiClient, Exchange, Probe
@@ -59,9 +60,11 @@ def test_served_version_is_expected_release(
         if got.waited_s > 0.5:
             print(f"[{env_name}] served release matched after waiting {got.waited_s:.1f} s")
         return
+    backend = nextsteps.deployment(environment, "backend")
     fail(env_name, ex.url, f"release {expected_release}", f"{version} ({(sha or 'no sha')[:7]})",
          details=f"polled for {got.waited_s:.1f} s (release.wait {environment.release.wait:g} s)",
-         next_step="the deploy did not land or an older build is serving: kubectl rollout status deploy/<backend>; "
+         next_step="the deploy did not land or an older build is serving: "
+                   f"{nextsteps.kubectl(environment, f'rollout status deploy/{backend}')}; "
                    "compare image tags with the release")
 
 
