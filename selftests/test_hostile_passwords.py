@@ -42,8 +42,7 @@ CORPUS = {
     "issue-repro": 'Rt"Zx9é\\Kq%&<9',
     "quotes-backslashes": "q'uO\\\"te\\\\Bk7\"Lm`x'",
     "non-ascii": "Ünï©ødé-Ωmeğa-喜欢-🙂Wq",
-    "percent-amp-lt": "pct%41%zz+&amp;<b>Jw&lt;%2F",
-    "whitespace": " Sp ace\tTab Vq7 Jk9 ",
+    "percent-amp-lt-whitespace": " pct%41%zz +&amp;<b>\tJw&lt;%2F Vq7 ",
     "very-long": _long_password(),
 }
 
