@@ -158,6 +158,10 @@ class Gate:
 
     def finish(self, code: GateExit, verdict: str, reason: str) -> None:
         self.result.exit, self.result.verdict, self.result.reason = code, verdict, reason
+        # -- issue 11.6 (rollback/record.py): the verdict, recorded where the next gate's rollback reads it --
+        from mt_verify.rollback.record import record_gate_verdict
+
+        record_gate_verdict(self.opts, self.result, say=self.say)  # never raises; skipped in a dry run
         raise _Stop
 
     # -- the run -------------------------------------------------------------------------------
