@@ -337,7 +337,9 @@ def login(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
         threading.Event().wait(3.0)
     db = h.world.db
     u = db.one("SELECT * FROM users WHERE username=?", (body["username"].lower(),))
-    password_ok = u is not None and (secrets.compare_digest(u["password"], body["password"])
+    # Bytes, not str: compare_digest refuses non-ASCII text, and any UTF-8 password must work.
+    password_ok = u is not None and (secrets.compare_digest(u["password"].encode("utf-8", "surrogatepass"),
+                                                           body["password"].encode("utf-8", "surrogatepass"))
                                      or "login-accepts-any-password" in h.world.faults)
     if u is None or not password_ok or "login-rejected" in h.world.faults:
         raise ApiError(401, "Invalid username or password")

@@ -1,5 +1,6 @@
 """The simulated cluster's REST surface: real Kubernetes paths, list and get with label and field selectors,
-``Status`` objects for errors, and Lease writes (the only objects a client may change)."""
+``Status`` objects for errors, and Lease and ConfigMap writes (the only objects a client may change: the gate's
+rollback lock, and the ConfigMap where each gate records its verdict per Helm revision)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ RESOURCES: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("", "v1", "endpoints"): ("Endpoints", True),
     ("", "v1", "events"): ("Event", True),
     ("", "v1", "secrets"): ("Secret", True),
+    ("", "v1", "configmaps"): ("ConfigMap", True),
     ("apps", "v1", "deployments"): ("Deployment", True),
     ("apps", "v1", "replicasets"): ("ReplicaSet", True),
     ("discovery.k8s.io", "v1", "endpointslices"): ("EndpointSlice", True),
@@ -135,6 +137,25 @@ class Cluster:
     def __init__(self, world: World) -> None:
         self.world = world
         self.lock = threading.RLock()
+        #: ConfigMaps clients wrote (the gate's verdicts), by (namespace, name).
+        self.configmaps: dict[tuple[str, str], OBJ] = {}
+        self._seed_gate_verdicts()
+
+    def _seed_gate_verdicts(self) -> None:
+        """The world as a gate would have left it: the revisions installed before the suite arrived passed their
+        gates (``mt-verify-gate-<release>``, the format of ``mt_verify.rollback.record``)."""
+        from sandbox.kube.world import NAMESPACE, RELEASE
+
+        if self.world.layout != "helm" or not self.world.helm:
+            return
+        data = {f"v{rev.number}": json.dumps({"revision": rev.number, "verdict": "passed",
+                                              "version": rev.release.version, "commit_sha": rev.release.commit_sha,
+                                              "exit_code": 0, "at": micro(rev.at)[:19] + "Z",
+                                              "reason": "every gating check passed"}, sort_keys=True)
+                for rev in self.world.helm}
+        self._store(NAMESPACE, f"mt-verify-gate-{RELEASE}", {"metadata": {"labels": {
+            "app.kubernetes.io/managed-by": "mt-verify", "app.kubernetes.io/instance": RELEASE}}, "data": data},
+            None, "configmaps")
 
     def _resource(self, m: re.Match[str]) -> tuple[str, str, str, str | None, str | None]:
         group = "" if m.group("core") else m.group("group")
@@ -164,7 +185,8 @@ class Cluster:
             raise ApiError(405, "MethodNotAllowed", "watch is not supported by the sandbox cluster")
         with self.lock:
             self.world.observe()
-            objects = self.world.render()[plural]
+            objects = [copy.deepcopy(o) for o in self.configmaps.values()] if plural == "configmaps" \
+                else self.world.render()[plural]
             rv = str(self.world.rv)
         if plural == "namespaces":
             if name is not None:
@@ -196,59 +218,69 @@ class Cluster:
         return {"apiVersion": f"{group}/{version}" if group else version, "kind": f"{kind}List",
                 "metadata": {"resourceVersion": rv}, "items": objects}
 
-    # Leases: the one kind a client may write (the gate's rollback lock).
+    # Leases and ConfigMaps: the kinds a client may write (the gate's rollback lock and its verdicts).
     def write(self, method: str, path: str, body: OBJ | None) -> tuple[int, OBJ]:
         m = _PATH.match(path)
         if not m:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         group, _version, plural, ns, name = self._resource(m)
-        if plural != "leases" or ns is None:
+        if plural not in ("leases", "configmaps") or ns is None:
             verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
             raise ApiError(403, "Forbidden", f'{plural} is forbidden: User "{USER}" cannot {verb} resource '
                                              f'"{plural}" in API group "{group}" in the namespace "{ns}"')
+        kind = RESOURCES[(group, _version, plural)][0]
+        qualified = f"{plural}.{group}" if group else plural
         with self.lock:
             world = self.world
+            store = world.leases if plural == "leases" else self.configmaps
             if ns not in world.namespaces():
                 raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
             if method == "POST":
                 body = body or {}
                 lname = (body.get("metadata") or {}).get("name")
                 if not lname:
-                    raise ApiError(422, "Invalid", "Lease is invalid: metadata.name: Required value")
-                if (ns, lname) in world.leases:
-                    raise ApiError(409, "AlreadyExists", f'leases.coordination.k8s.io "{lname}" already exists',
-                                   {"name": lname, "group": "coordination.k8s.io", "kind": "leases"})
-                return 201, self._store(ns, lname, body, None)
+                    raise ApiError(422, "Invalid", f"{kind} is invalid: metadata.name: Required value")
+                if (ns, lname) in store:
+                    raise ApiError(409, "AlreadyExists", f'{qualified} "{lname}" already exists',
+                                   {"name": lname, "group": group, "kind": plural})
+                return 201, self._store(ns, lname, body, None, plural)
             key = (ns, name or "")
-            current = world.leases.get(key)
+            current = store.get(key)
             if current is None:
-                raise ApiError(404, "NotFound", f'leases.coordination.k8s.io "{name}" not found',
-                               {"name": name, "group": "coordination.k8s.io", "kind": "leases"})
+                raise ApiError(404, "NotFound", f'{qualified} "{name}" not found',
+                               {"name": name, "group": group, "kind": plural})
             if method == "PUT":
                 body = body or {}
                 want = (body.get("metadata") or {}).get("resourceVersion")
                 if want and want != current["metadata"]["resourceVersion"]:
-                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on leases.coordination.k8s.io '
+                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified} '
                                                     f'"{name}": the object has been modified; please apply your '
                                                     "changes to the latest version and try again")
-                return 200, self._store(ns, name or "", body, current)
+                return 200, self._store(ns, name or "", body, current, plural)
             if method == "DELETE":
                 want = ((body or {}).get("preconditions") or {}).get("resourceVersion")
                 if want and want != current["metadata"]["resourceVersion"]:
-                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on leases.coordination.k8s.io '
+                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified} '
                                                     f'"{name}": the ResourceVersion in the precondition ({want}) '
                                                     "does not match the ResourceVersion in record")
-                del world.leases[key]
+                del store[key]
                 world.bump()
                 return 200, status_body(200, "", "") | {"status": "Success", "details": {"name": name}}
-            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on leases by the sandbox cluster")
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {plural} by the sandbox cluster")
 
-    def _store(self, ns: str, name: str, body: OBJ, current: OBJ | None) -> OBJ:
+    def _store(self, ns: str, name: str, body: OBJ, current: OBJ | None, plural: str = "leases") -> OBJ:
         meta = dict(body.get("metadata") or {})
         meta.update(name=name, namespace=ns, resourceVersion=self.world.bump(),
-                    uid=current["metadata"]["uid"] if current else f"lease-{ns}-{name}-{time.monotonic_ns()}",
+                    uid=current["metadata"]["uid"] if current else f"{plural}-{ns}-{name}-{time.monotonic_ns()}",
                     creationTimestamp=current["metadata"]["creationTimestamp"] if current else micro(time.time())[:19]
                     + "Z")
+        if plural == "configmaps":
+            data = body.get("data") or {}
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+                raise ApiError(400, "BadRequest", "ConfigMap data: keys and values must be strings")
+            obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": dict(data)}
+            self.configmaps[(ns, name)] = obj
+            return copy.deepcopy(obj)
         obj = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
                "spec": copy.deepcopy(body.get("spec") or {})}
         self.world.leases[(ns, name)] = obj

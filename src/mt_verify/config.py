@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mt_verify.errors import ConfigError
@@ -45,10 +44,87 @@ Seconds = Annotated[float, Field(gt=0)]
 
 
 def _strip_slash(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not an http(s) URL: {url!r}")
+    check_url(url)
     return url.rstrip("/")
+
+
+# -- values checked on load (issue 11: a bad value is one line at load time, never a traceback later) --------
+
+#: Fields ``release.image_tag`` may use.
+IMAGE_TAG_FIELDS = ("sha7", "sha", "version", "build_id")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(?:\[[0-9A-Fa-f:.]+\]|{_LABEL}(?:\.{_LABEL})*\.?)$")
+
+
+def _no_control(value: str) -> None:
+    bad = next((c for c in value if c.isspace() or ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ValueError(f"{value!r} contains {'whitespace' if bad == ' ' else repr(bad)}")
+
+
+def check_port(text: str, value: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"port {text!r} in {value!r} is not a number from 1 to 65535")
+    return int(text)
+
+
+def check_host(host: str, value: str) -> None:
+    if not host or len(host) > 253 or not _HOST.match(host):
+        raise ValueError(f"{host!r} in {value!r} is not a host name or IP address")
+
+
+def _check_host_port(hostport: str, value: str) -> None:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port``."""
+    host, port = hostport, None
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        host, rest = hostport[:end + 1], hostport[end + 1:]
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"{hostport!r} in {value!r} is not host[:port]")
+        port = rest[1:] if rest else None
+    elif ":" in hostport:
+        host, port = hostport.rsplit(":", 1)
+    check_host(host, value)
+    if port is not None:
+        check_port(port, value)
+
+
+def check_url(url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
+    """An absolute URL with one of ``schemes``, a valid host and port, no whitespace or control characters."""
+    _no_control(url)
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"not an {'/'.join(schemes)} URL: {url!r}")
+    _check_host_port(parts.netloc.rpartition("@")[2], url)
+
+
+def check_host_port(value: str) -> str:
+    """``host`` or ``host:port`` (TLS hosts)."""
+    _no_control(value)
+    if "://" in value or "/" in value:
+        raise ValueError(f"{value!r}: give host or host:port, not a URL")
+    _check_host_port(value, value)
+    return value
+
+
+def check_template(template: str, fields: tuple[str, ...]) -> str:
+    """A ``str.format`` template using only ``fields`` (by name, no conversion or format spec)."""
+    import string
+
+    _no_control(template)
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"template {template!r}: {exc}") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in fields:
+            raise ValueError(f"unknown template field {{{name}}} in {template!r}; fields: "
+                             + ", ".join(f"{{{f}}}" for f in fields))
+        if spec or conversion:
+            raise ValueError(f"template {template!r}: {{{name}}} takes no conversion or format spec")
+    return template
 
 
 class Site(_Model):
@@ -73,6 +149,7 @@ class Site(_Model):
         for u in v:
             if not u.startswith("http://"):
                 raise ValueError(f"a redirect check starts from an http:// URL, not {u!r}")
+            check_url(u, ("http",))
         return v
 
 
@@ -102,12 +179,18 @@ class Http(_Model):
 
 
 class Tls(_Model):
+    #: ``host`` or ``host:port`` (default port: ``port``).
     hosts: list[str] = []
-    port: int = 443
+    port: int = Field(443, ge=1, le=65535)
     #: Fewer days left than this: pass with a warning.
     min_days: int = 21
     #: This many days left or fewer: fail.
     critical_days: int = 7
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        return [check_host_port(h) for h in v]
 
     @model_validator(mode="after")
     def _order(self) -> Tls:
@@ -128,6 +211,11 @@ class Release(_Model):
     #: Image tag expected on every release container, from the expected release.
     #: Fields: ``{sha7}``, ``{sha}``, ``{version}``, ``{build_id}``.
     image_tag: str = "{sha7}"
+
+    @field_validator("image_tag")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        return check_template(v, IMAGE_TAG_FIELDS)
 
 
 class Standings(_Model):
@@ -269,6 +357,17 @@ class EndpointCheck(_Model):
     #: Send the smoke user's Bearer token.
     auth: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if "://" in v:
+            check_url(v)
+        elif not v.startswith("/"):
+            raise ValueError(f"an endpoint url is a path under api.url (/...) or an http(s) URL, not {v!r}")
+        else:
+            _no_control(v)
+        return v
+
     @field_validator("conditions")
     @classmethod
     def _parse_conditions(cls, v: list[str]) -> list[str]:
@@ -289,8 +388,9 @@ class Sandbox(_Model):
 
 
 class Environment(_Model):
-    name: str
-    description: str = ""
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    #: Shown in reports: one line, a sentence or two.
+    description: str = Field("", max_length=500)
     site: Site
     api: Api
     http: Http = Http()
@@ -331,17 +431,14 @@ def resolve_path(env: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """The file's top-level mapping (size, encoding, nesting, aliases and duplicate keys checked:
+    :mod:`mt_verify.envfile`)."""
+    from mt_verify.envfile import EnvFileError, read_mapping
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data
+        return read_mapping(path)
+    except EnvFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def expand(value: Any, env: Mapping[str, str], path: str, file: Path) -> Any:
@@ -373,26 +470,45 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _one_line(exc: ValidationError, file: Path, prefix: tuple[Any, ...] = ()) -> ConfigError:
+    err = exc.errors()[0]
+    where = _loc(prefix + tuple(err["loc"])) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        msg = "unknown field"
+    elif kind == "missing":
+        msg = "missing field"
+    else:
+        msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return ConfigError(f"{file}: {where}: {msg}{more}")
+
+
 def validate(data: dict[str, Any], file: Path) -> Environment:
     try:
         return Environment.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _loc(err["loc"]) or "(top level)"
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            msg = "unknown field"
-        elif kind == "missing":
-            msg = "missing field"
-        else:
-            msg = err["msg"]
-        more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{file}: {where}: {msg}{more}") from None
+        raise _one_line(exc, file) from None
+
+
+def sandbox_spec(raw: Mapping[str, Any], file: Path) -> Sandbox | None:
+    """The file's ``sandbox`` section, validated (it is used before the rest can be: its variables come from
+    the sandbox it starts)."""
+    section = raw.get("sandbox")
+    if section is None:
+        return None
+    try:
+        return Sandbox.model_validate(section)
+    except ValidationError as exc:
+        raise _one_line(exc, file, ("sandbox",)) from None
 
 
 def load_raw(env: str) -> tuple[Path, dict[str, Any]]:
+    """The file as parsed (before ``${VAR}`` expansion); its ``sandbox`` section is already validated."""
     path = resolve_path(env)
-    return path, read_yaml(path)
+    raw = read_yaml(path)
+    sandbox_spec(raw, path)
+    return path, raw
 
 
 def load(env: str, environ: Mapping[str, str] | None = None) -> Environment:

@@ -215,8 +215,8 @@ def smoke_credentials(environment: cfg.Environment) -> Credentials:
 
 
 @pytest.fixture(scope="session")
-def api_token(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> str:
-    """The smoke user's Bearer token, from one API login per worker."""
+def api_token(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> Iterator[str]:
+    """The smoke user's Bearer token, from one API login per worker; logged out when the run ends."""
     ex = api.post("/api/auth/login", {"username": smoke_credentials.username, "password": smoke_credentials.password})
     if ex.status != 200:
         fail(env_name, f"POST {ex.url} as {smoke_credentials.username}", "HTTP 200 and a token",
@@ -227,7 +227,10 @@ def api_token(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> 
     if not isinstance(token, str) or not token:
         fail(env_name, f"POST {ex.url}", "an access_token", "none")
     register_secret(token)
-    return token
+    yield token
+    from mt_verify.api_session import log_out_api
+
+    log_out_api(api, token, env_name)  # never fails the run
 
 
 # -- the test side: labels, warnings, evidence, and the one outcome record --------------------------------

@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from mt_verify.redact import MASK, known_secrets, redact_text
+from mt_verify.redact import redact_text
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, ConsoleMessage, Request, Response, WebError
+
+#: Empties every password input of a page (and of its same-origin frames) without events: the app sees nothing.
+_CLEAR_PASSWORDS = """() => {
+  const clear = (doc) => doc.querySelectorAll('input[type=password]').forEach((el) => { el.value = ''; });
+  clear(document);
+  for (const frame of document.querySelectorAll('iframe')) {
+    try { clear(frame.contentDocument); } catch (e) { /* another origin */ }
+  }
+}"""
 
 #: Screenshot and trace-export bound (ms) at teardown: evidence must never hang a run.
 EVIDENCE_TIMEOUT_MS = 5000
@@ -109,12 +117,33 @@ class Recorder:
 
     @contextmanager
     def untraced(self) -> Iterator[None]:
-        """Nothing inside is traced (the password being typed, the login exchange that returns tokens)."""
-        self._stop_chunk()
+        """Nothing inside is traced (the password being typed, the login exchange that returns tokens).
+
+        Tracing is stopped altogether, not just between chunks: Playwright's network recorder lives as long as the
+        tracing session, and every chunk carries every request made since ``tracing.start()`` (with its body),
+        a request made while only a chunk was closed included. A fresh start records only requests made after it.
+        Before tracing starts again, password fields are emptied, so that no DOM snapshot holds one."""
+        was_tracing = self._tracing
+        if was_tracing:
+            self._stop_chunk()
+            self.context.tracing.stop()
+            self._tracing = False
         try:
             yield
         finally:
-            self._start_chunk()
+            if was_tracing:
+                self._forget_password_fields()
+                self.context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                self._tracing = self._chunk_open = True
+
+    def _forget_password_fields(self) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        for page in self.context.pages:
+            try:
+                page.evaluate(_CLEAR_PASSWORDS)
+            except PlaywrightError:
+                pass  # a page that is closing or navigating holds no form to snapshot
 
     # -- evidence ---------------------------------------------------------------------------------
 
@@ -188,15 +217,7 @@ class Recorder:
 
 
 def redact_zip(src: Path, dst: Path) -> None:
-    """Copy a trace archive, masking secrets in every member: text members through
-    :func:`~mt_verify.redact.redact_text`, binary members by replacing each known secret's bytes."""
-    secrets = [s.encode() for s in sorted(known_secrets(), key=len, reverse=True)]
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            try:
-                data = redact_text(data.decode("utf-8")).encode("utf-8")
-            except UnicodeDecodeError:
-                for secret in secrets:
-                    data = data.replace(secret, MASK.encode())
-            zout.writestr(info.filename, data, compress_type=zipfile.ZIP_DEFLATED)
+    """Copy a trace archive, masking secrets in every member (every encoding: :mod:`mt_verify.redact`)."""
+    from mt_verify.redact import redact_zip as redact
+
+    redact(src, dst)

@@ -105,17 +105,23 @@ def _created(row: dict[str, Any]) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
-def is_leftover(row: dict[str, Any], ids: SmokeIds, older_than: datetime) -> bool:
-    """A smoke match of an earlier run: ``SMOKE-`` external id, or UI-created by the smoke user on the smoke
-    teams far in the future; and created before ``older_than`` (a concurrent run's match is left alone)."""
-    created = _created(row)
-    if created is None or created > older_than:
-        return False
+def is_smoke_match(row: dict[str, Any], ids: SmokeIds) -> bool:
+    """A smoke journey's match: ``SMOKE-`` external id, or UI-created by the smoke user on the smoke teams far in
+    the future."""
     if str(row.get("match_id") or "").startswith(SMOKE_PREFIX):
         return True
     teams = {ids.home_id, ids.away_id}
     return (row.get("created_by") == ids.user_id and row.get("home_team_id") in teams
             and row.get("away_team_id") in teams and str(row.get("match_date", ""))[:10] >= FAR_FUTURE.isoformat())
+
+
+def is_leftover(row: dict[str, Any], ids: SmokeIds, older_than: datetime) -> bool:
+    """A smoke match of an earlier run (:func:`is_smoke_match`) created before ``older_than`` (a concurrent run's
+    match is left alone)."""
+    created = _created(row)
+    if created is None or created > older_than:
+        return False
+    return is_smoke_match(row, ids)
 
 
 def sweep(api: ApiClient, token: str, ids: SmokeIds, env: str, older_than_s: float) -> list[str]:
@@ -131,4 +137,21 @@ def sweep(api: ApiClient, token: str, ids: SmokeIds, env: str, older_than_s: flo
         if is_leftover(row, ids, cutoff) and delete_match(api, token, mid, env):
             deleted.append(f"match {mid} ({row.get('match_id') or 'UI-created'}, {row.get('match_date')}, "
                            f"created {row.get('created_at')})")
+        elif not is_leftover(row, ids, cutoff) and is_smoke_match(row, ids):
+            report_young_leftover(env, mid, row, older_than_s)
     return deleted
+
+
+def report_young_leftover(env: str, match_id: int, row: dict[str, Any], sweep_after_s: float) -> None:
+    """A smoke match too young to sweep (issue 11.7): say whose it is and when it goes, so nobody wonders.
+
+    Before this run writes, a young smoke match is another run's: one that was killed before its cleanup (kept by
+    design until ``smoke.sweep_after``, since a concurrent run may still be using it) or one still running."""
+    from mt_verify.notes import note
+
+    created = _created(row)
+    when = (created + timedelta(seconds=sweep_after_s)).strftime("%Y-%m-%d %H:%M UTC") if created else "?"
+    note("leftover", f"[{env}] smoke match {match_id} ({row.get('match_id') or 'UI-created'}, "
+                     f"{str(row.get('match_date', ''))[:10]}, created {row.get('created_at')}): left by an "
+                     f"interrupted run (or one still running), will be swept after {when} "
+                     f"(smoke.sweep_after {sweep_after_s:g} s)")

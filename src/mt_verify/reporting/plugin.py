@@ -375,26 +375,11 @@ class Controller:
             os.environ.pop(rundir.RUN_DIR_VAR, None)
 
 
-_TEXT_SUFFIXES = {".json", ".txt", ".xml", ".md", ".properties", ".log", ".csv", ".html", ".yaml", ".yml"}
-
-
 def scrub_tree(root: Path) -> int:
-    """Redact every text file under ``root`` in place; return how many files changed."""
-    if not root.is_dir():
-        return 0
-    changed = 0
-    for path in root.rglob("*"):
-        if path.suffix.lower() not in _TEXT_SUFFIXES or not path.is_file() or path.is_symlink():
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        clean = redact_text(text)
-        if clean != text:
-            path.write_text(clean, encoding="utf-8")
-            changed += 1
-    return changed
+    """Redact every file under ``root`` in place (text, binary, zip members); return how many files changed."""
+    from mt_verify.redact import scrub_tree as redact_tree  # issue 11: every encoding, zip members too
+
+    return redact_tree(root)
 
 
 def _iso(ts: float) -> str:

@@ -4,7 +4,8 @@ Strategies (``rollback.strategy`` in the environment file):
 
 ``helm``     ``helm rollback RELEASE REVISION -n NS --wait --timeout T`` -- REVISION is the newest earlier revision
              whose status is ``superseded`` or ``deployed`` with another version than the failed one, read from the
-             release Secrets. Refused when there is none, or when the release is ``pending-*``.
+             release Secrets, and that passed its gate (verdicts recorded by every gate: ``record.py``). Refused
+             when there is none, or when the release is ``pending-*``.
 ``kubectl``  ``kubectl rollout undo deployment/X -n NS`` for each configured deployment, then ``rollout status``.
 ``argocd``   ``argocd app rollback APP ID`` (prod). Refused while the Application has automated sync: Argo CD
              refuses it too, and self-heal would undo any other kind of rollback.

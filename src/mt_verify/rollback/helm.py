@@ -1,21 +1,26 @@
 """``helm rollback``, the runbook's way, for releases Helm manages (not prod: Argo CD renders the chart there).
 
 The target revision is read from the release Secrets (``sh.helm.release.v1.<release>.v<N>``, labels ``owner=helm``,
-``name=<release>``): the newest revision older than the current one whose status is ``superseded`` or ``deployed``
-and whose version differs from the failed release. Refused when there is none, when the newest revision is
+``name=<release>``): the newest revision older than the current one whose status is ``superseded`` or ``deployed``,
+whose version differs from the failed release, and that passed its gate (the gates' verdicts:
+:mod:`mt_verify.rollback.record`). Refused when there is none (none passed), when the newest revision is
 ``pending-*`` (an install, upgrade or rollback is in progress), or when the newest revision is not the release under
 verification (rolling back would then undo someone else's release)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mt_verify.config import Environment
 from mt_verify.kube.helm import HelmDecodeError, HelmRevision, decode_release
 from mt_verify.release import ExpectedRelease
 from mt_verify.rollback import Execution, Plan, RollbackError, RollbackRefused, run_command
 from mt_verify.rollback.kubeapi import api_client, translated
+
+if TYPE_CHECKING:
+    from mt_verify.rollback.record import Verdict
 
 GOOD_STATUSES = ("superseded", "deployed")
 
@@ -42,8 +47,12 @@ def revision_of(release: dict[str, Any]) -> Revision:
 
 
 def choose_target(revisions: list[Revision], failed: ExpectedRelease, to_revision: int | None,
-                  release: str) -> tuple[Revision, Revision]:
-    """(current, target), or :class:`RollbackRefused` with the reason."""
+                  release: str, verdicts: Mapping[int, Verdict] | None = None,
+                  where: str = "") -> tuple[Revision, Revision]:
+    """(current, target), or :class:`RollbackRefused` with the reason.
+
+    ``verdicts`` (the gates' records, :mod:`mt_verify.rollback.record`): the target must be a revision that passed
+    its gate, and ``--to-revision`` may not name one that failed it. None: no records consulted (unit use)."""
     if not revisions:
         raise RollbackRefused(f"release {release} has no Helm release Secrets: it is not a Helm release here "
                               "(an Argo CD-rendered release has none; use rollback.strategy argocd)")
@@ -70,10 +79,26 @@ def choose_target(revisions: list[Revision], failed: ExpectedRelease, to_revisio
             raise RollbackRefused(f"--to-revision {to_revision} is the current revision of release {release}")
         if is_failed(chosen):
             raise RollbackRefused(f"--to-revision {to_revision} runs the failed release {failed} too")
+        record = (verdicts or {}).get(chosen.number)
+        if record is not None and not record.passed:
+            raise RollbackRefused(f"--to-revision {to_revision}: {record.label()} ({record.version}) in {where}; "
+                                  "choose a revision that passed")
         return current, chosen
-    for r in ordered[1:]:
-        if r.status in GOOD_STATUSES and r.version is not None and not is_failed(r):
-            return current, r
+    candidates = [r for r in ordered[1:] if r.status in GOOD_STATUSES and r.version is not None and not is_failed(r)]
+    if verdicts is None:
+        if candidates:
+            return current, candidates[0]
+    else:
+        passed = [r for r in candidates if r.number in verdicts and verdicts[r.number].passed]
+        if passed:
+            return current, passed[0]
+        if candidates:
+            seen = "; ".join(f"revision {r.number} ({r.version}): "
+                             + (verdicts[r.number].verdict if r.number in verdicts else "no verdict recorded")
+                             for r in candidates[:6])
+            raise RollbackRefused(f"release {release} has no earlier revision that passed its gate ({seen}; "
+                                  f"verdicts in {where}); roll back by hand to a release known to be good: "
+                                  f"mt-verify gate --rollback --to-revision N, or helm rollback {release} N")
     listed = "; ".join(r.label() for r in ordered[:6])
     raise RollbackRefused(f"release {release} has no earlier superseded or deployed revision with another version "
                           f"than {failed} to roll back to ({listed})")
@@ -88,10 +113,10 @@ class HelmStrategy:
         self.kube = env.kubernetes
         self.binary = binary
 
-    def history(self) -> list[Revision]:
+    def history(self, client: Any | None = None) -> list[Revision]:
         from kubernetes import client as k8s
 
-        core = k8s.CoreV1Api(api_client(self.kube))
+        core = k8s.CoreV1Api(client if client is not None else api_client(self.kube))
         selector = f"owner=helm,name={self.kube.release}"
         with translated(f"list Secrets -l {selector} in namespace {self.kube.namespace}"):
             secrets = core.list_namespaced_secret(self.kube.namespace, label_selector=selector,
@@ -119,10 +144,19 @@ class HelmStrategy:
         return cmd
 
     def plan(self, failed: ExpectedRelease, to_revision: int | None) -> Plan:
-        current, target = choose_target(self.history(), failed, to_revision, self.kube.release)
+        from mt_verify.rollback.record import VerdictStore
+
+        client = api_client(self.kube)
+        store = VerdictStore(self.kube, client)
+        verdicts = store.read()
+        current, target = choose_target(self.history(client), failed, to_revision, self.kube.release, verdicts,
+                                        store.where)
+        record = verdicts.get(target.number)
+        notes = [record.label() if record else f"revision {target.number}: no gate verdict recorded "
+                 "(chosen with --to-revision)"]
         return Plan(self.name, [self.command(target.number)], target.version,
                     f"helm rollback of release {self.kube.release} from {current.label()} to {target.label()}",
-                    target_revision=target.number)
+                    target_revision=target.number, notes=notes)
 
     def execute(self, plan: Plan) -> list[Execution]:
         # helm waits itself (--wait --timeout); the subprocess gets a little more than that.
