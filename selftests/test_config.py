@@ -155,7 +155,7 @@ def test_unreachable_target_is_an_error_not_a_failure(tmp_path: Path) -> None:
     path = write(tmp_path, "name: gone\nsite: {url: 'http://127.0.0.1:9'}\napi: {url: 'http://127.0.0.1:9'}\n")
     run = run_suite(tmp_path, f"--env={path}", "-m", "health", "tests/health/test_backend_health.py")
     assert run.failed == set() and run.errors, run.output
-    assert "cannot connect to 127.0.0.1:9" in run.output and "unreachable" in run.output
+    assert "no configured host can be reached: 127.0.0.1:9" in run.output and "nothing was checked" in run.output
 
 
 def test_repository_layout_keeps_reports_out_of_git() -> None:

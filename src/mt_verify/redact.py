@@ -189,7 +189,7 @@ def _matchers(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, re.Patte
     return text, data
 
 
-def _spans(matches: Iterable[re.Match]) -> list[tuple[int, int]]:  # type: ignore[type-arg]
+def _spans(matches: Iterable[re.Match[str]] | Iterable[re.Match[bytes]]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for m in matches:
         start, end = m.start(), m.start() + len(m.group(1))

@@ -48,6 +48,10 @@ WRITE_ATTEMPTS = 4
 PASSED, FAILED = "passed", "failed"
 
 
+def _version(obj: Any) -> str | None:
+    return obj.metadata.resource_version if obj is not None and obj.metadata is not None else None
+
+
 def configmap_name(release: str) -> str:
     return (PREFIX + release)[:253]
 
@@ -136,7 +140,7 @@ class VerdictStore:
             meta = k8s.V1ObjectMeta(name=self.name, namespace=self.kube.namespace,
                                     labels={"app.kubernetes.io/managed-by": "mt-verify",
                                             "app.kubernetes.io/instance": self.kube.release},
-                                    resource_version=current.metadata.resource_version if current else None)
+                                    resource_version=_version(current))
             body = k8s.V1ConfigMap(metadata=meta, data=data)
             try:
                 if current is None:
