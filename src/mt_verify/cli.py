@@ -127,7 +127,8 @@ def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeo
     run_dir = rundir.current() or rundir.create(str(raw.get("name") or path.stem))
     environ = dict(os.environ)
     environ[rundir.RUN_DIR_VAR] = str(run_dir)
-    command = [sys.executable, "-m", "pytest", "--env", env]
+    # One word: pytest would take a separate path outside the repository as a test path (and its rootdir).
+    command = [sys.executable, "-m", "pytest", f"--env={env}"]
     if expected:
         command += ["--expected-version", expected]
     if not any(a.startswith("--junitxml") or a.startswith("--junit-xml") for a in pytest_args):
@@ -141,6 +142,9 @@ def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeo
     except KeyboardInterrupt:
         code = 2
     page = _render(run_dir, single_file=False, quiet=True) if html else None
+    from mt_verify import notify
+
+    notify.after_run(env, run_dir, code)  # metrics and webhooks; never changes the exit code
     print(f"mt-verify run: reports in {run_dir}" + (f" (HTML: {page})" if page else ""))
     return code
 

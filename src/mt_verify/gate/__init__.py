@@ -34,6 +34,7 @@ from mt_verify import config as cfg
 from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
 from mt_verify.gate.results import Attempt, TestResult, gating
 from mt_verify.gate.runner import run_pytest
+from mt_verify.notify import after_gate  # issue 12: the one call at the end of Gate.run
 from mt_verify.release import ExpectedRelease, ReleaseError
 
 TIERS = ("health", "deployment", "smoke")
@@ -182,6 +183,8 @@ class Gate:
                 self.result.reason = f"{what}; nothing was rolled back"
         self.result.duration_s = time.monotonic() - started
         self._write()
+        # -- issue 12: metrics and notifications, last; they never change the verdict (mt_verify.notify) --
+        after_gate(self.opts.env, self.result.to_json(), self.result.run_dir, out=self.out)
         return self.result
 
     @contextmanager
