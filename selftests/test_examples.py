@@ -223,7 +223,8 @@ def test_post_deploy_gate_deploys_and_verifies_the_same_environment() -> None:
 # sandbox, with secrets from test values. What cannot run on this machine is replaced by the stubs below, each with
 # its reason; an unlisted ``uses:`` step fails the test.
 
-SMOKE_USER, SMOKE_PASSWORD = "ci-smoke", "ci-smoke-password-4f1e9b"
+# The real login form allows [a-zA-Z0-9_]{3,50} (contract), so no hyphen in the username.
+SMOKE_USER, SMOKE_PASSWORD = "ci_smoke", "ci-smoke-password-4f1e9b"
 WEBHOOK_SECRET = "https://hooks.example.invalid/services/T0/B0/ci-webhook-secret-77ab"
 
 
