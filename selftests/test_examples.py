@@ -288,7 +288,8 @@ def warm_install(runner: Any, step: dict[str, Any]) -> None:
         if entry.name.startswith(("mt_verify", "__editable__", "_virtualenv")) or entry.suffix == ".pth":
             continue
         (seed / entry.name).symlink_to(entry)
-    subprocess.run(["python3", "-m", "venv", str(clone / ".venv")], check=True, timeout=120)
+    # pip itself comes through the .pth too (ensurepip would take longer than the rest).
+    subprocess.run(["python3", "-m", "venv", "--without-pip", str(clone / ".venv")], check=True, timeout=120)
     (_site_packages(clone / ".venv") / "zz-warm-cache.pth").write_text(f"{seed}\n")
     if (ROOT / ".tools" / "allure").is_dir():
         (clone / ".tools").symlink_to(ROOT / ".tools")
