@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -91,11 +92,12 @@ def serve(args: argparse.Namespace) -> int:
 
         threading.Thread(target=watch_parent, daemon=True).start()
     else:
-        print("Missing Table sandbox")
+        print("# Missing Table sandbox. Paste these lines into another shell to point the suite at it:")
         for key, value in sb.urls.items():
-            print(f"  {key}={value}")
-        print("Faults:", ", ".join(sorted(sb.world.faults)) or "none", "(python -m sandbox faults lists them)")
-        print("Run the suite against it:  MT_SANDBOX_CONTROL=... is exported above; Ctrl-C stops.")
+            print(f"export {key}={shlex.quote(value)}")
+        print("# Faults:", ", ".join(sorted(sb.world.faults)) or "none", "(python -m sandbox faults lists them)")
+        print("# Then: pytest --env sandbox, mt-verify gate --env sandbox ...; Ctrl-C here stops the sandbox.",
+              flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -169,6 +169,8 @@ def start(
         "MT_SANDBOX_CONTROL": f"http://{HOST}:{control.server_port}",
         "MT_SANDBOX_RELEASE": f"{release.version}+{release.sha7}",
         "MT_SANDBOX_STATE_DIR": str(state_dir),
+        # The stand-in helm (environments/sandbox.yaml: rollback.binary), so a rollback needs no PATH edit.
+        "MT_SANDBOX_HELM": str(Path(__file__).resolve().parent / "bin" / "helm"),
         "MT_SMOKE_USERNAME": username,
         "MT_SMOKE_PASSWORD": password,
     }

@@ -15,6 +15,7 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || [ -n "${MT_CHROMIUM:-}" ] || need_apt+=(chromium)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+command -v prometheus-pushgateway >/dev/null 2>&1 || need_apt+=(prometheus-pushgateway)  # the selftests' metrics receiver
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   sudo_if_needed apt-get update -qq

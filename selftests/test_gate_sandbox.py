@@ -167,6 +167,16 @@ def test_dry_run_prints_the_command_and_changes_nothing(world: World) -> None:
     assert "dry run" in run.result["reason"]
 
 
+def test_dry_run_alone_shows_the_rollback_plan(world: World) -> None:
+    """README: ``--dry-run`` prints the rollback; it must not need ``--rollback`` too to say anything."""
+    world.deploy(BAD, "health-down")
+    run = world.gate("--dry-run")
+    assert run.code == 2, run.output
+    assert any(" rollback missing-table " in ln for ln in run.output.splitlines()), run.output
+    assert run.result["rollback"]["dry_run"] is True and "dry run" in run.result["reason"]
+    assert world.helm_calls() == [] and world.state()["served"]["version"] == BAD
+
+
 def test_failure_that_passes_on_its_second_try_is_flaky_not_rolled_back(world: World) -> None:
     world.deploy(BAD, "health-down")
     # Between the attempts the fault goes away (a blip): the confirmation passes.
@@ -243,10 +253,14 @@ def test_bad_configuration_is_a_suite_error(world: World, tmp_path: Path) -> Non
     assert world.helm_calls() == []
 
 
-def test_missing_helm_is_an_error_with_an_install_hint(world: World) -> None:
+def test_missing_helm_is_an_error_with_an_install_hint(world: World, tmp_path: Path) -> None:
+    _, raw = cfg.load_raw("sandbox")
+    raw["rollback"].pop("binary")  # the sandbox's own names its stand-in helm: here helm must come from PATH
+    env_file = tmp_path / "sandbox-no-helm.yaml"
+    env_file.write_text(yaml.safe_dump(raw))
     world.deploy(BAD, "health-down")
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != str(BIN))
-    run = world.gate("--rollback", PATH=path)
+    run = world.gate("--rollback", env_file=str(env_file), PATH=path)
     assert run.code == 4, run.output
     assert "install Helm" in run.output
     assert run.result["attempts"] == []  # checked before any test ran
@@ -320,6 +334,7 @@ def test_kubectl_strategy_dry_run_undoes_each_deployment(world: World, tmp_path:
 
     _, raw = cfg.load_raw("sandbox")
     raw["rollback"].update(strategy="kubectl")
+    raw["rollback"].pop("binary")  # the sandbox's stand-in helm is no kubectl
     env_file = tmp_path / "sandbox-kubectl.yaml"
     env_file.write_text(yaml.safe_dump(raw))
     world.deploy(BAD, "health-down")

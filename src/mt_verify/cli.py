@@ -67,12 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--expected-version", required=True, metavar="VERSION",
                    help="the release just deployed (1.29.3.1361, a commit SHA, or 1.29.3.1361+abc1234)")
     mode = g.add_mutually_exclusive_group()
-    mode.add_argument("--rollback", dest="rollback", action="store_true", default=False,
+    mode.add_argument("--rollback", dest="rollback", action="store_true", default=None,
                       help="roll back a confirmed failure with the environment's rollback.strategy")
     mode.add_argument("--no-rollback", dest="rollback", action="store_false",
-                      help="only verify and report (the default)")
+                      help="only verify and report (the default, unless --dry-run)")
     g.add_argument("--dry-run", action="store_true",
-                   help="print the exact rollback command(s) instead of running them (exit 2 on a failure)")
+                   help="plan the rollback of a confirmed failure and print its exact command(s) instead of "
+                        "running them (implies --rollback; exit 2 on a failure)")
     g.add_argument("--to-revision", type=int, metavar="N",
                    help="roll back to this Helm revision / Argo CD history id instead of the one chosen")
     g.add_argument("--tiers", type=_tiers, metavar="LIST",
@@ -101,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         return cmd_run(args.env, args.expected_version, extra, timeout_s=args.timeout, html=args.html)
     if args.command == "gate":
-        options = GateOptions(env=args.env, expected_version=args.expected_version, rollback=args.rollback,
+        # --dry-run shows the rollback plan: it implies --rollback (an explicit --no-rollback still wins).
+        rollback = args.dry_run if args.rollback is None else args.rollback
+        options = GateOptions(env=args.env, expected_version=args.expected_version, rollback=rollback,
                               dry_run=args.dry_run, to_revision=args.to_revision, tiers=args.tiers,
                               pytest_args=tuple(extra))
         return int(run_gate(options, echo_pytest=not args.quiet).exit)
@@ -124,7 +127,8 @@ def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeo
     run_dir = rundir.current() or rundir.create(str(raw.get("name") or path.stem))
     environ = dict(os.environ)
     environ[rundir.RUN_DIR_VAR] = str(run_dir)
-    command = [sys.executable, "-m", "pytest", "--env", env]
+    # One word: pytest would take a separate path outside the repository as a test path (and its rootdir).
+    command = [sys.executable, "-m", "pytest", f"--env={env}"]
     if expected:
         command += ["--expected-version", expected]
     if not any(a.startswith("--junitxml") or a.startswith("--junit-xml") for a in pytest_args):
@@ -138,6 +142,9 @@ def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeo
     except KeyboardInterrupt:
         code = 2
     page = _render(run_dir, single_file=False, quiet=True) if html else None
+    from mt_verify import notify
+
+    notify.after_run(env, run_dir, code)  # metrics and webhooks; never changes the exit code
     print(f"mt-verify run: reports in {run_dir}" + (f" (HTML: {page})" if page else ""))
     return code
 

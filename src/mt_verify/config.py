@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -387,6 +388,110 @@ class Sandbox(_Model):
     faults: list[str] = []
 
 
+# -- notifications, metrics, maintenance windows (mt_verify.notify, mt_verify.metrics) ------------------------------
+
+#: What a run ended as, for ``notify.webhooks[].on``: a gate's exit code, or a plain run's verdict.
+NotifyEvent = Literal["passed", "failed", "rolled_back", "not_rolled_back", "rollback_failed", "error"]
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class Webhook(_Model):
+    """One webhook told of a run's verdict. Its URL is a secret: the file names the variable that holds it."""
+
+    #: Environment variable holding the webhook URL (a Slack incoming-webhook URL is itself the credential).
+    url_env: str
+    #: ``slack``: Slack-compatible ``{"text", "blocks"}``; ``json``: the plain verdict record.
+    format: Literal["slack", "json"] = "slack"
+    #: Extra request headers whose values are secrets: header name -> environment variable holding the value.
+    headers_env: dict[str, str] = {}
+    #: Outcomes that are sent (default: every outcome but ``passed``).
+    on: list[NotifyEvent] = ["failed", "rolled_back", "not_rolled_back", "rollback_failed", "error"]
+    #: Total deadline for delivering this message, all attempts and back-off included (seconds).
+    timeout: Seconds = 10.0
+    #: Attempts after the first, on a connection error, a timeout, HTTP 429 or 5xx.
+    retries: int = Field(2, ge=0, le=10)
+    #: Wait before the first retry (seconds); doubled before each next one.
+    backoff: Seconds = 1.0
+
+
+class Notify(_Model):
+    webhooks: list[Webhook] = []
+    #: Link to the run's report in messages. Fields: ``{env}``, ``{run}`` (the run folder's name), ``{exit_code}``;
+    #: ``${VAR}`` works too (``${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}``).
+    report_url: str | None = None
+
+
+class Metrics(_Model):
+    """Per check and per gate run, pushed to a Prometheus Pushgateway; always written to ``metrics.txt`` in the
+    run folder (OpenMetrics text)."""
+
+    #: Pushgateway base URL (``http://pushgateway.monitoring:9091``); None: file only.
+    pushgateway_url: str | None = None
+    #: ``job`` label of the pushed group (the grouping key is ``job``, ``env`` and ``kind`` = run | gate).
+    job: str = "mt_verify"
+    #: Total deadline for the push, retries included (seconds).
+    timeout: Seconds = 5.0
+    #: Attempts after the first, on a connection error, a timeout or HTTP 5xx.
+    retries: int = Field(1, ge=0, le=10)
+
+    @field_validator("pushgateway_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v in (None, "") else _strip_slash(v)
+
+
+class MaintenanceWindow(_Model):
+    """A time in which ``mt-verify run`` reports but notifies no one (UTC).
+
+    One-off: ``{start: "2026-12-24T22:00:00Z", end: "2026-12-25T06:00:00Z", reason: ...}``.
+    Weekly: ``{weekly: sun, start: "02:00", end: "04:00", reason: ...}`` (an ``end`` before ``start`` runs past
+    midnight into the next day)."""
+
+    start: str
+    end: str
+    #: Day of a weekly window (``mon`` .. ``sun``); absent: a one-off window with ISO 8601 start and end.
+    weekly: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _times(self) -> MaintenanceWindow:
+        if self.weekly is not None:
+            for name, value in (("start", self.start), ("end", self.end)):
+                if not _HHMM.match(value):
+                    raise ValueError(f"a weekly window's {name} is HH:MM (UTC), not {value!r}")
+            return self
+        start, end = _utc(self.start, "start"), _utc(self.end, "end")
+        if end <= start:
+            raise ValueError("end must be after start")
+        return self
+
+    def contains(self, now: datetime) -> bool:
+        """Whether ``now`` (aware) falls inside this window."""
+        now = now.astimezone(UTC)
+        if self.weekly is None:
+            return _utc(self.start, "start") <= now < _utc(self.end, "end")
+        day = _WEEKDAYS.index(self.weekly)
+        (sh, sm), (eh, em) = (map(int, t.split(":")) for t in (self.start, self.end))
+        length = ((eh * 60 + em) - (sh * 60 + sm)) % (24 * 60) or 24 * 60
+        # The window that started on the most recent ``day`` at start (this week's or last week's).
+        back = (now.weekday() - day) % 7
+        opened = (now - timedelta(days=back)).replace(hour=sh, minute=sm, second=0, microsecond=0)
+        if opened > now:
+            opened -= timedelta(days=7)
+        return now < opened + timedelta(minutes=length)
+
+
+def _utc(text: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name} is an ISO 8601 time (2026-12-24T22:00:00Z), not {text!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+# -- end of notifications, metrics, maintenance windows ---------------------------------------------------------------
+
+
 class Environment(_Model):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     #: Shown in reports: one line, a sentence or two.
@@ -403,6 +508,9 @@ class Environment(_Model):
     gate: Gate = Gate()
     endpoints: list[EndpointCheck] = []
     sandbox: Sandbox | None = None
+    notify: Notify = Notify()  # mt_verify.notify
+    metrics: Metrics = Metrics()  # mt_verify.metrics
+    maintenance: list[MaintenanceWindow] = []  # mt_verify.notify: no notifications inside these
 
     @property
     def https(self) -> bool:

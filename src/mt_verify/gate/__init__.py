@@ -41,6 +41,7 @@ from mt_verify.gate.decide import EXIT_MEANINGS, DecideOptions, Decision, GateEx
 from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
 from mt_verify.gate.results import Attempt, gating
 from mt_verify.gate.runner import run_pytest
+from mt_verify.notify import after_gate
 from mt_verify.release import ExpectedRelease, ReleaseError
 
 __all__ = ["EXIT_MEANINGS", "TIERS", "Gate", "GateExit", "GateOptions", "GateResult", "run_gate"]
@@ -199,6 +200,8 @@ class Gate:
                         result.reason = f"{what}; nothing was rolled back"
                 result.duration_s = time.monotonic() - started
                 self._write()
+                # Metrics and notifications, last: they never change the verdict (mt_verify.notify).
+                after_gate(self.opts.env, result.to_json(), result.run_dir, out=self.out)
         except (Cancelled, KeyboardInterrupt):  # a second signal while writing: the verdict is already set
             pass
         return result
