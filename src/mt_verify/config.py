@@ -174,6 +174,8 @@ class Http(_Model):
     latency: dict[str, Seconds] = {}
     #: CA bundle to trust (a private CA; the sandbox's). Default: the system store.
     ca_file: str | None = None
+    #: Wall-clock budget of one tier in one process (seconds); past it the remaining checks fail fast.
+    tier_budget: Seconds = 300.0
 
     def budget_for(self, path: str) -> float:
         return self.latency.get(path, self.latency_budget)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -233,6 +234,14 @@ def api_token(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> 
     log_out_api(api, token, env_name)  # never fails the run
 
 
+@pytest.fixture(autouse=True)
+def _mtv_tier_budget(request: pytest.FixtureRequest) -> None:
+    """Every check first asks whether its tier is still within ``http.tier_budget`` (see TestSide)."""
+    side = request.config.pluginmanager.get_plugin("mt-verify-tests")
+    if isinstance(side, TestSide):
+        side.within_tier_budget(request.node)
+
+
 # -- the test side: labels, warnings, evidence, and the one outcome record --------------------------------
 
 
@@ -271,6 +280,8 @@ class TestSide:
         self.config = config
         self.probes: list[Probe] = []
         self.seen: dict[int, int] = {}  # id(probe) -> history length when the previous test ended
+        #: When each tier's first test started in this process (for ``http.tier_budget``).
+        self.tier_started: dict[str, float] = {}
 
     @property
     def allure(self) -> bool:
@@ -307,6 +318,21 @@ class TestSide:
     def pytest_runtest_setup(self, item: pytest.Item) -> Iterator[None]:
         with self._capture(item):
             return (yield)
+
+    def within_tier_budget(self, item: pytest.Item) -> None:
+        """A target so slow that a tier outlives its budget: the remaining checks fail fast (the summary is still
+        written), instead of a run without an end."""
+        env = self.config.stash.get(ENV_KEY, None)
+        tier = outcome_of(item).tier
+        if env is None or tier is None:
+            return
+        started = self.tier_started.setdefault(tier, time.monotonic())
+        spent = time.monotonic() - started
+        if spent > env.http.tier_budget:
+            raise CheckFailed(
+                f"[{env.name}] {tier} tier: expected to finish within {env.http.tier_budget:g} s (http.tier_budget), "
+                f"got {spent:.0f} s so far: the target is too slow; this check was not run\n"
+                f"Next: look at the slowest checks of this run (summary.json duration_s) and at the target's latency")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
