@@ -364,12 +364,14 @@ class Gate:
         self.phase = "planning the rollback"
         info: dict[str, Any] = {"strategy": strategy.name, "dry_run": self.opts.dry_run}
         self.result.rollback = info
+        from mt_verify.kube.access import ClusterAccessError
+
         try:
             plan = strategy.plan(failed, self.opts.to_revision)
         except RollbackRefused as exc:
             info["refused"] = str(exc)
             return GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {exc}"
-        except RollbackError as exc:
+        except (RollbackError, ClusterAccessError) as exc:
             info["error"] = str(exc)
             return GateExit.ERROR, "failed", f"the release failed, but the rollback could not be planned: {exc}"
         info["plan"] = plan.to_json()
@@ -386,18 +388,18 @@ class Gate:
             info["refused"] = plan.blocker
             return GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {plan.blocker}"
 
-        from mt_verify.rollback.kubeapi import api_client
+        from mt_verify.kube.access import ClusterAccessError, Conflict, client_for
         from mt_verify.rollback.lock import ReleaseLock
 
         assert env.kubernetes is not None
         self.phase = "taking the rollback lock"
         try:
-            lock = ReleaseLock(env.kubernetes, api_client(env.kubernetes))
+            lock = ReleaseLock(env.kubernetes, client_for(env.kubernetes, env.name))
             lock.acquire()
         except RollbackRefused as exc:
             info["refused"] = str(exc)
             return GateExit.NOT_ROLLED_BACK, "failed", f"not rolled back: {exc}"
-        except RollbackError as exc:
+        except (RollbackError, ClusterAccessError, Conflict) as exc:
             info["error"] = str(exc)
             return GateExit.ERROR, "failed", f"the release failed, but the rollback lock was not taken: {exc}"
         info["lock"] = {"lease": f"{env.kubernetes.namespace}/{lock.name}", "holder": lock.holder}
@@ -411,7 +413,7 @@ class Gate:
             try:
                 lock.release()
                 info["lock"]["released"] = True
-            except RollbackError as exc:
+            except (RollbackError, ClusterAccessError, Conflict) as exc:
                 self.result.notes.append(f"could not release the rollback lock: {exc}")
             for text in lock.renew_errors[:3]:
                 self.result.notes.append(f"renewing the rollback lock failed: {text}")

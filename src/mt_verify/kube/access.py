@@ -31,9 +31,15 @@ from typing import Any
 from mt_verify.config import Kubernetes
 from mt_verify.errors import ClusterAccessError, Forbidden
 
-__all__ = ["ClusterAccessError", "Forbidden", "NotFound"]
+__all__ = ["ClusterAccessError", "Conflict", "Forbidden", "Kube", "NotFound", "client_for", "connect", "resolve"]
 
 TEXT_MAX = 256
+#: The first word of a call's description when it writes (the gate's rollback, Lease and verdict record).
+WRITE_VERBS = {"create", "update", "replace", "patch", "delete", "renew", "take"}
+
+
+class Conflict(Exception):
+    """409: another writer changed the object first (optimistic concurrency); callers read again or give way."""
 
 
 class NotFound(Exception):
@@ -129,16 +135,20 @@ class Kube:
             detail = status_message(exc)
             if exc.status == 404:
                 raise NotFound(what, detail) from exc
+            if exc.status == 409:
+                raise Conflict(f"{what}: {detail}") from exc
             if exc.status == 401:
                 raise ClusterAccessError(
                     f"[{t.env}] the Kubernetes API at {self.server} rejected the suite's credentials ({detail}) "
                     f"on {what} ({t.where()}): the token or client certificate is expired or wrong. Next: "
                     f"kubectl --context {t.context or '<context>'} auth whoami; refresh the credentials") from None
             if exc.status == 403:
+                writes = what.split(" ", 1)[0] in WRITE_VERBS
+                role = "the gate's role in deploy/rbac-gate.yaml" if writes else \
+                    "the read-only role in deploy/rbac-readonly.yaml"
                 raise Forbidden(
                     f"[{t.env}] forbidden: {what} ({t.where()}): {detail}. Next: "
-                    f"{t.kubectl('auth can-i list pods')}; grant the read-only role in deploy/rbac-readonly.yaml"
-                ) from None
+                    f"{t.kubectl('auth can-i --list')}; grant {role}") from None
             raise ClusterAccessError(f"[{t.env}] the Kubernetes API at {self.server} failed {what} ({t.where()}): "
                                      f"{detail}") from None
         except (Urllib3Error, OSError) as exc:
@@ -220,3 +230,9 @@ def connect(target: Target) -> Kube:
     # One quick retry of a refused or reset connection; no retries on HTTP statuses (403 is never transient here).
     cfg.retries = Retry(total=2, connect=1, read=1, status=0, backoff_factor=0.1, raise_on_status=False)
     return Kube(target, k8s.ApiClient(cfg), cfg.host)
+
+
+def client_for(k: Kubernetes, env_name: str) -> Kube:
+    """The gate's way in (rollbacks, the Lease, the verdict record): the same kubeconfig and context resolution,
+    client and error translation as the deployment tier, with the gate's own identity."""
+    return connect(resolve(env_name, k))

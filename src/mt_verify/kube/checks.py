@@ -91,13 +91,27 @@ def _template_without_hash(template: OBJ) -> OBJ:
     return {"metadata": meta, "spec": template.get("spec") or {}}
 
 
-def current_replica_set(dep: OBJ, replicasets: Iterable[OBJ]) -> OBJ | None:
-    """The Deployment's current ReplicaSet: owned by it (uid), with the Deployment's revision annotation, else
-    the one whose pod template equals the Deployment's (as the controller decides)."""
+REVISION = "deployment.kubernetes.io/revision"
+
+
+def replica_sets_of(dep: OBJ, replicasets: Iterable[OBJ]) -> list[OBJ]:
+    """The one way to find a Deployment's ReplicaSets: owned by it (owner uid), newest revision first."""
     uid = (dep.get("metadata") or {}).get("uid")
     owned = [rs for rs in replicasets
              if any(ref.get("uid") == uid and ref.get("kind") == "Deployment"
                     for ref in (rs.get("metadata") or {}).get("ownerReferences") or [])]
+
+    def revision(rs: OBJ) -> int:
+        text = ((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0")
+        return int(text) if str(text).isdigit() else 0
+
+    return sorted(owned, key=revision, reverse=True)
+
+
+def current_replica_set(dep: OBJ, replicasets: Iterable[OBJ]) -> OBJ | None:
+    """The Deployment's current ReplicaSet: owned by it (uid), with the Deployment's revision annotation, else
+    the one whose pod template equals the Deployment's (as the controller decides)."""
+    owned = replica_sets_of(dep, replicasets)
     revision = ((dep.get("metadata") or {}).get("annotations") or {}).get("deployment.kubernetes.io/revision")
     if revision is not None:
         for rs in owned:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from mt_verify.config import Environment
+from mt_verify.kube.access import client_for
 from mt_verify.release import ExpectedRelease
 from mt_verify.rollback import Execution, Plan, RollbackRefused, run_command
-from mt_verify.rollback.kubeapi import api_client, translated
 
 
 class ArgoCdStrategy:
@@ -26,13 +26,10 @@ class ArgoCdStrategy:
         self.app_namespace = argo.namespace if argo else "argocd"
 
     def application(self) -> dict[str, Any]:
-        from kubernetes import client as k8s
-
-        api = k8s.CustomObjectsApi(api_client(self.kube))
-        with translated(f"read {self.app_namespace}/Application/{self.app}"):
-            app = api.get_namespaced_custom_object("argoproj.io", "v1alpha1", self.app_namespace, "applications",
-                                                   self.app, _request_timeout=self.kube.request_timeout)
-        return dict(app) if isinstance(app, dict) else {}
+        kube = client_for(self.kube, self.env.name)
+        return kube.call(f"get Application {self.app} in namespace {self.app_namespace}",
+                         kube.custom.get_namespaced_custom_object, "argoproj.io", "v1alpha1", self.app_namespace,
+                         "applications", self.app)
 
     def plan(self, failed: ExpectedRelease, to_revision: int | None) -> Plan:
         app = self.application()

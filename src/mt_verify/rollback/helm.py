@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mt_verify.config import Environment
+from mt_verify.kube.access import Kube, client_for
 from mt_verify.kube.helm import HelmDecodeError, HelmRevision, decode_release
 from mt_verify.release import ExpectedRelease
 from mt_verify.rollback import Execution, Plan, RollbackError, RollbackRefused, run_command
-from mt_verify.rollback.kubeapi import api_client, translated
 
 if TYPE_CHECKING:
     from mt_verify.rollback.record import Verdict
@@ -113,23 +113,20 @@ class HelmStrategy:
         self.kube = env.kubernetes
         self.binary = binary
 
-    def history(self, client: Any | None = None) -> list[Revision]:
-        from kubernetes import client as k8s
-
-        core = k8s.CoreV1Api(client if client is not None else api_client(self.kube))
-        selector = f"owner=helm,name={self.kube.release}"
-        with translated(f"list Secrets -l {selector} in namespace {self.kube.namespace}"):
-            secrets = core.list_namespaced_secret(self.kube.namespace, label_selector=selector,
-                                                  _request_timeout=self.kube.request_timeout)
+    def history(self, kube: Kube | None = None) -> list[Revision]:
+        kube = kube or client_for(self.kube, self.env.name)
+        ns, selector = self.kube.namespace, f"owner=helm,name={self.kube.release}"
+        secrets = kube.items(f"list secrets -l {selector} in namespace {ns}", kube.core.list_namespaced_secret, ns,
+                             label_selector=selector)
         out: list[Revision] = []
-        for secret in secrets.items:
-            data = (secret.data or {}).get("release")
+        for secret in secrets:
+            data = (secret.get("data") or {}).get("release")
             if not data:
                 continue
             try:
                 out.append(revision_of(decode_release(data)))
             except HelmDecodeError as exc:
-                name = secret.metadata.name if secret.metadata else "?"
+                name = (secret.get("metadata") or {}).get("name", "?")
                 raise RollbackError(f"{self.kube.namespace}/Secret/{name}: cannot decode the Helm "
                                     f"release ({exc})") from None
         return out
@@ -146,10 +143,10 @@ class HelmStrategy:
     def plan(self, failed: ExpectedRelease, to_revision: int | None) -> Plan:
         from mt_verify.rollback.record import VerdictStore
 
-        client = api_client(self.kube)
-        store = VerdictStore(self.kube, client)
+        kube = client_for(self.kube, self.env.name)
+        store = VerdictStore(self.kube, kube)
         verdicts = store.read()
-        current, target = choose_target(self.history(client), failed, to_revision, self.kube.release, verdicts,
+        current, target = choose_target(self.history(kube), failed, to_revision, self.kube.release, verdicts,
                                         store.where)
         record = verdicts.get(target.number)
         notes = [record.label() if record else f"revision {target.number}: no gate verdict recorded "

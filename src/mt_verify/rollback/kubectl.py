@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 
 from mt_verify.config import Environment
+from mt_verify.kube.access import ClusterAccessError, client_for
+from mt_verify.kube.checks import name_of, replica_sets_of
 from mt_verify.release import ExpectedRelease
 from mt_verify.rollback import Execution, Plan, RollbackError, RollbackRefused, run_command
-from mt_verify.rollback.kubeapi import api_client, translated
 
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 
 
 class KubectlStrategy:
@@ -35,27 +35,25 @@ class KubectlStrategy:
 
     def previous_tag(self) -> str | None:
         """The image tag of the release container in the ReplicaSet ``rollout undo`` goes back to, when readable."""
-        from kubernetes import client as k8s
-
         dep = next((d for d in self.kube.deployments if d.release_containers), None)
         if dep is None:
             return None
-        apps = k8s.AppsV1Api(api_client(self.kube))
-        with translated(f"list ReplicaSets in namespace {self.kube.namespace}"):
-            sets = apps.list_namespaced_replica_set(
-                self.kube.namespace, label_selector=f"app.kubernetes.io/instance={self.kube.release}",
-                _request_timeout=self.kube.request_timeout)
-        owned = [rs for rs in sets.items if rs.metadata is not None
-                 and any(o.kind == "Deployment" and o.name == dep.name for o in rs.metadata.owner_references or [])]
-        owned.sort(key=lambda rs: int(((rs.metadata and rs.metadata.annotations) or {}).get(REVISION_ANNOTATION, "0")),
-                   reverse=True)
+        kube = client_for(self.kube, self.env.name)
+        ns = self.kube.namespace
+        deployments = {name_of(d): d for d in kube.items(f"list deployments in namespace {ns}",
+                                                          kube.apps.list_namespaced_deployment, ns)}
+        found = deployments.get(dep.name)
+        if found is None:
+            raise RollbackRefused(f"deployment/{dep.name} does not exist in namespace {ns}: nothing to undo")
+        sets = kube.items(f"list replicasets in namespace {ns}", kube.apps.list_namespaced_replica_set, ns)
+        owned = replica_sets_of(found, sets)
         if len(owned) < 2:
             raise RollbackRefused(f"deployment/{dep.name} has no earlier ReplicaSet to undo to")
-        spec = owned[1].spec
-        pod = spec.template.spec if spec is not None and spec.template is not None else None
-        for c in pod.containers if pod is not None else []:
-            if c.name in dep.release_containers and c.image and ":" in c.image:
-                return str(c.image.rsplit(":", 1)[1])
+        template = ((owned[1].get("spec") or {}).get("template") or {}).get("spec") or {}
+        for c in template.get("containers") or []:
+            image = str(c.get("image") or "")
+            if c.get("name") in dep.release_containers and ":" in image:
+                return image.rsplit(":", 1)[1]
         return None
 
     def plan(self, failed: ExpectedRelease, to_revision: int | None) -> Plan:
@@ -68,7 +66,7 @@ class KubectlStrategy:
             target = tag if tag and _SHA.match(tag) else None
         except RollbackRefused:
             raise
-        except RollbackError as exc:
+        except (RollbackError, ClusterAccessError) as exc:
             notes.append(f"previous image tag unknown ({exc}); the verification after the rollback will not pin it")
         ns = self.kube.namespace
         commands = [[*self._base(), "rollout", "undo", f"deployment/{d.name}", "-n", ns] for d in self.kube.deployments]

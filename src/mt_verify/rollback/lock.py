@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mt_verify.config import Kubernetes
+from mt_verify.kube.access import Conflict, Kube, NotFound
 from mt_verify.rollback import RollbackRefused
-from mt_verify.rollback.kubeapi import Conflict, NotFound, translated
 
 PREFIX = "mt-verify-rollback-"
 #: How long a Lease stays valid without renewal, and how often its holder renews it.
@@ -33,14 +33,15 @@ def holder_identity() -> str:
 
 
 class ReleaseLock:
-    """``with ReleaseLock(kube, api_client, duration_s=...):`` -- raises :class:`RollbackRefused` when held."""
+    """``with ReleaseLock(settings, kube):`` -- raises :class:`RollbackRefused` when held."""
 
-    def __init__(self, kube: Kubernetes, client: Any, *, duration_s: float = DURATION_S, holder: str | None = None,
+    def __init__(self, kube: Kubernetes, client: Kube, *, duration_s: float = DURATION_S, holder: str | None = None,
                  renew_every_s: float = RENEW_EVERY_S) -> None:
         from kubernetes import client as k8s
 
         self.kube = kube
-        self.api = k8s.CoordinationV1Api(client)
+        self.client = client
+        self.api = k8s.CoordinationV1Api(client.api)
         self.name = lease_name(kube.release)
         self.holder = holder or holder_identity()
         self.duration_s = max(int(duration_s), 1)
@@ -71,13 +72,13 @@ class ReleaseLock:
     def acquire(self) -> None:
         timeout = self.kube.request_timeout
         try:
-            with translated(f"create {self.where}"):
+            with self.client.translated(f"create {self.where}"):
                 self.api.create_namespaced_lease(self.kube.namespace, self._body(), _request_timeout=timeout)
             self.acquired = True
             return
         except Conflict:
             pass
-        with translated(f"read {self.where}"):
+        with self.client.translated(f"read {self.where}"):
             current = self.api.read_namespaced_lease(self.name, self.kube.namespace, _request_timeout=timeout)
         spec = current.spec
         holder = spec.holder_identity if spec else None
@@ -87,7 +88,7 @@ class ReleaseLock:
                                   f"held by {holder} until {expiry.isoformat(timespec='seconds')}")
         transitions = (spec.lease_transitions or 0) + 1 if spec else 1
         try:
-            with translated(f"take over {self.where}"):
+            with self.client.translated(f"take over {self.where}"):
                 self.api.replace_namespaced_lease(self.name, self.kube.namespace,
                                                   self._body(_version(current), transitions),
                                                   _request_timeout=timeout)
@@ -117,7 +118,7 @@ class ReleaseLock:
     def renew(self) -> None:
         """Move the renew time to now (only while this gate still holds the Lease)."""
         timeout = self.kube.request_timeout
-        with translated(f"renew {self.where}"):
+        with self.client.translated(f"renew {self.where}"):
             current = self.api.read_namespaced_lease(self.name, self.kube.namespace, _request_timeout=timeout)
             if current.spec is None or current.spec.holder_identity != self.holder:
                 return
@@ -135,7 +136,7 @@ class ReleaseLock:
         from kubernetes import client as k8s
 
         try:
-            with translated(f"delete {self.where}"):
+            with self.client.translated(f"delete {self.where}"):
                 current = self.api.read_namespaced_lease(self.name, self.kube.namespace,
                                                          _request_timeout=self.kube.request_timeout)
                 if current.spec is None or current.spec.holder_identity == self.holder:

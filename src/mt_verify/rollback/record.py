@@ -36,9 +36,9 @@ from typing import Any
 
 from mt_verify import config as cfg
 from mt_verify.config import Kubernetes
+from mt_verify.kube.access import ClusterAccessError, Conflict, Kube, NotFound, client_for
 from mt_verify.release import ExpectedRelease, ReleaseError
 from mt_verify.rollback import RollbackError
-from mt_verify.rollback.kubeapi import Conflict, NotFound, api_client, translated
 
 PREFIX = "mt-verify-gate-"
 #: Records kept (Helm keeps 10 revisions by default).
@@ -100,11 +100,12 @@ def parse(data: Mapping[str, str] | None) -> dict[int, Verdict]:
 class VerdictStore:
     """The ConfigMap of one release: read by every gate that plans a helm rollback, written by every gate."""
 
-    def __init__(self, kube: Kubernetes, client: Any | None = None) -> None:
+    def __init__(self, kube: Kubernetes, client: Kube) -> None:
         from kubernetes import client as k8s
 
         self.kube = kube
-        self.api = k8s.CoreV1Api(client if client is not None else api_client(kube))
+        self.client = client
+        self.api = k8s.CoreV1Api(client.api)
         self.name = configmap_name(kube.release)
 
     @property
@@ -114,7 +115,7 @@ class VerdictStore:
     def read(self) -> dict[int, Verdict]:
         """Recorded verdicts by revision; none recorded yet: empty."""
         try:
-            with translated(f"read {self.where}"):
+            with self.client.translated(f"read {self.where}"):
                 cm = self.api.read_namespaced_config_map(self.name, self.kube.namespace,
                                                          _request_timeout=self.kube.request_timeout)
         except NotFound:
@@ -127,7 +128,7 @@ class VerdictStore:
 
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                with translated(f"read {self.where}"):
+                with self.client.translated(f"read {self.where}"):
                     current = self.api.read_namespaced_config_map(self.name, self.kube.namespace,
                                                                   _request_timeout=self.kube.request_timeout)
             except NotFound:
@@ -144,11 +145,11 @@ class VerdictStore:
             body = k8s.V1ConfigMap(metadata=meta, data=data)
             try:
                 if current is None:
-                    with translated(f"create {self.where}"):
+                    with self.client.translated(f"create {self.where}"):
                         self.api.create_namespaced_config_map(self.kube.namespace, body,
                                                               _request_timeout=self.kube.request_timeout)
                 else:
-                    with translated(f"update {self.where}"):
+                    with self.client.translated(f"update {self.where}"):
                         self.api.replace_namespaced_config_map(self.name, self.kube.namespace, body,
                                                                _request_timeout=self.kube.request_timeout)
                 return
@@ -217,7 +218,7 @@ def record_gate_verdict(options: Any, result: Any, *, say: Callable[[str], None]
             return []  # verdicts are kept per Helm revision; Argo CD keeps its own history
         from mt_verify.rollback.helm import HelmStrategy
 
-        client = api_client(kube, env.name)
+        client = client_for(kube, env.name)
         revisions = HelmStrategy(env, "helm").history(client)
         verdicts = verdicts_for(result, revisions)
         if not verdicts:
@@ -225,7 +226,7 @@ def record_gate_verdict(options: Any, result: Any, *, say: Callable[[str], None]
             return []
         store = VerdictStore(kube, client)
         store.write(verdicts)
-    except (RollbackError, cfg.ConfigError) as exc:
+    except (RollbackError, cfg.ConfigError, ClusterAccessError, Conflict) as exc:
         text = f"could not record the gate's verdict: {exc}"
         result.notes.append(text)
         say(text)
