@@ -28,7 +28,9 @@ gating tests run once more after rollback.confirm_delay seconds, and only failur
 reported as flaky). The gate never rolls back because the suite itself broke. After a rollback the health and
 deployment tiers run again, expecting the release rolled back to.
 Results: reports/<env>-<time>/gate.json (attempt 1 in that folder, confirm/ and after-rollback/ below it).
-Environment: MT_GATE_BETWEEN_ATTEMPTS=CMD runs CMD between the first attempt and the confirmation."""
+Environment: MT_GATE_BETWEEN_ATTEMPTS=CMD runs CMD between the first attempt and the confirmation.
+Last, the environment's notify.webhooks are told and its metrics written (metrics.txt) and pushed
+(metrics.pushgateway_url); neither ever changes the exit code."""
 
 _RUN_EPILOG = """The suite's own exit code is returned (pytest's: 0 passed, 1 tests failed or errored, 2 interrupted,
 3 internal error, 4 usage error, 5 no tests collected). Reports go to reports/<env>-<time>/ (JUnit as junit.xml)."""
