@@ -15,7 +15,7 @@ SANDBOX_VARS = {
     "MT_SANDBOX_HTTPS_URL": "https://localhost:3", "MT_SANDBOX_TLS_HOST": "localhost:3",
     "MT_SANDBOX_REDIRECT_URL": "http://127.0.0.1:4/", "MT_SANDBOX_CA": "/tmp/ca.pem",
     "MT_SANDBOX_KUBECONFIG": "/tmp/kubeconfig", "MT_SANDBOX_KUBE_CONTEXT": "sandbox",
-    "MT_SANDBOX_RELEASE": "1.29.2.1360+abcdef0",
+    "MT_SANDBOX_RELEASE": "1.29.2.1360+abcdef0", "MT_SANDBOX_HELM": "/tmp/helm",
 }
 
 

@@ -28,7 +28,9 @@ gating tests run once more after rollback.confirm_delay seconds, and only failur
 reported as flaky). The gate never rolls back because the suite itself broke. After a rollback the health and
 deployment tiers run again, expecting the release rolled back to.
 Results: reports/<env>-<time>/gate.json (attempt 1 in that folder, confirm/ and after-rollback/ below it).
-Environment: MT_GATE_BETWEEN_ATTEMPTS=CMD runs CMD between the first attempt and the confirmation."""
+Environment: MT_GATE_BETWEEN_ATTEMPTS=CMD runs CMD between the first attempt and the confirmation.
+Last, the environment's notify.webhooks are told and its metrics written (metrics.txt) and pushed
+(metrics.pushgateway_url); neither ever changes the exit code."""
 
 _RUN_EPILOG = """The suite's own exit code is returned (pytest's: 0 passed, 1 tests failed or errored, 2 interrupted,
 3 internal error, 4 usage error, 5 no tests collected). Reports go to reports/<env>-<time>/ (JUnit as junit.xml)."""
@@ -157,6 +159,18 @@ def _runs(reports: Path, env: str | None) -> list[Path]:
     return sorted(runs, key=lambda p: p.name)
 
 
+def _landing(run_dir: Path, allure: Path | None) -> Path | None:
+    """``<run>/index.html``, the verdict first (mt_verify.reporting.landing); never fails the command."""
+    from mt_verify.reporting import landing
+
+    try:
+        return landing.render(run_dir, allure=str(allure.relative_to(run_dir)) if allure else None)
+    except Exception as exc:
+        print(f"mt-verify: could not write {run_dir / landing.FILE_NAME}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return None
+
+
 def _render(run_dir: Path, *, single_file: bool, quiet: bool) -> Path | None:
     try:
         from mt_verify.reporting import html
@@ -192,6 +206,9 @@ def cmd_report(env: str | None, run_dir: Path | None, *, single_file: bool) -> i
         print(f"mt-verify report: no run folder at {where}", file=sys.stderr)
         return 1
     html = _render(run_dir.resolve(), single_file=single_file, quiet=False)
+    first = _landing(run_dir.resolve(), html)
+    if first is not None:
+        print(first)  # the first screen: the verdict, the gate's story, the red and yellow checks
     if html is None:
         return 1
     print(html)

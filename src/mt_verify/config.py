@@ -418,6 +418,8 @@ class Webhook(_Model):
 
 
 class Notify(_Model):
+    """Webhooks told of the verdict after a gate or a run (``mt_verify.notify``); delivery never changes the exit."""
+
     webhooks: list[Webhook] = []
     #: Link to the run's report in messages. Fields: ``{env}``, ``{run}`` (the run folder's name), ``{exit_code}``;
     #: ``${VAR}`` works too (``${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}``).
@@ -510,9 +512,10 @@ class Environment(_Model):
     gate: Gate = Gate()
     endpoints: list[EndpointCheck] = []
     sandbox: Sandbox | None = None
-    notify: Notify = Notify()  # mt_verify.notify
-    metrics: Metrics = Metrics()  # mt_verify.metrics
-    maintenance: list[MaintenanceWindow] = []  # mt_verify.notify: no notifications inside these
+    notify: Notify = Notify()
+    metrics: Metrics = Metrics()
+    #: Maintenance windows (UTC): a plain run inside one reports but tells nobody (``mt_verify.notify``).
+    maintenance: list[MaintenanceWindow] = []
 
     @property
     def https(self) -> bool:
