@@ -231,8 +231,10 @@ def test_scrub_masks_secrets_left_in_text_files(tmp_path: Path) -> None:
     (tmp_path / "a" / "x-result.json").write_text('{"message": "pw s3cret-password-for-scrub"}', encoding="utf-8")
     (tmp_path / "a" / "ok.txt").write_text("nothing here", encoding="utf-8")
     (tmp_path / "a" / "shot.png").write_bytes(b"\x89PNG s3cret-password-for-scrub")
-    assert scrub_tree(tmp_path) == 1
+    assert scrub_tree(tmp_path) == 2  # binary files too (issue 11: every byte of the run folder)
     assert "s3cret" not in (tmp_path / "a" / "x-result.json").read_text(encoding="utf-8")
+    assert b"s3cret" not in (tmp_path / "a" / "shot.png").read_bytes()
+    assert (tmp_path / "a" / "ok.txt").read_text(encoding="utf-8") == "nothing here"
 
 
 def test_evidence_slug_is_safe_and_bounded() -> None:
@@ -246,7 +248,7 @@ from pathlib import Path
 from mt_verify.reporting.attach import attach_file, attach_text, step
 
 def test_journey(request, tmp_path):
-    with step("log in as smoke with password hunter2-attach-secret"):
+    with step("log in as smoke with password hunter2-Zq7vK-w9x"):
         attach_text("deployment backend", "image: x\\ntoken: Bearer abc.def.ghi", nodeid=request.node.nodeid,
                     filename="backend.yaml")
     shot = tmp_path / "page.png"
@@ -258,7 +260,7 @@ def test_journey(request, tmp_path):
 
 def test_attach_helpers_save_redacted_evidence(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_attaching=ATTACHING)
-    pytester.makeconftest("from mt_verify.redact import register_secret\nregister_secret('hunter2-attach-secret')\n")
+    pytester.makeconftest("from mt_verify.redact import register_secret\nregister_secret('hunter2-Zq7vK-w9x')\n")
     run_dir = pytester.path / "run"
     monkeypatch.setenv("MT_REPORTS_DIR", str(run_dir))
     result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin")
