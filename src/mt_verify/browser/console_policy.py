@@ -23,9 +23,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
+from mt_verify import allowlist_usage
 from mt_verify.config import ConsoleAllow
+from mt_verify.notes import note
+from mt_verify.outcome import warn
 
 #: The name of this allow-list in the run's usage files and stale notes.
 LIST_NAME = "smoke.console.allow"
@@ -146,3 +150,37 @@ def summarize(lines: Sequence[str], limit: int = 3) -> str:
     """A few lines for a failure message: ``a; b; c (+2 more)``."""
     shown = "; ".join(" ".join(x.split()) for x in lines[:limit])
     return shown + (f" (+{len(lines) - limit} more)" if len(lines) > limit else "")
+
+
+class Ledger:
+    """This process's matches per entry over the whole run, written to the run folder after every journey
+    (:mod:`mt_verify.allowlist_usage` merges the processes' files and finds the stale entries)."""
+
+    def __init__(self, policy: ConsolePolicy) -> None:
+        self.policy = policy
+        self.counts: Counter[int] = Counter({i: 0 for i in range(len(policy.allow))})
+
+    def add(self, review: Review) -> None:
+        self.counts.update(usage_counts(self.policy, review))
+
+    def write(self, run_dir: Path | None) -> None:
+        if run_dir is None or not self.policy.allow:
+            return
+        allowlist_usage.write(run_dir, LIST_NAME, {f"{i}:{self.policy.label(i)}": (self.policy.label(i), n)
+                                                   for i, n in sorted(self.counts.items())})
+
+
+def account(policy: ConsolePolicy, ledger: Ledger, events: Iterable[BrowserEvent], env: str,
+            run_dir: Path | None) -> Review:
+    """After a journey: every forgiven line a ``console-forgiven`` note, every third-party failure a warning and
+    a ``third-party`` note (never red), the entries' counts into the run folder. Returns the review."""
+    review = policy.review(events)
+    for index, line in review.forgiven:
+        note("console-forgiven", f"{line} (smoke.console.allow: {policy.label(index)})")
+    for line in dict.fromkeys(review.third_party):
+        note("third-party", line)
+        warn(env, "third-party resource", f"{line} (not the site's; add a smoke.console.allow entry with a reason "
+                                          "if it is known and harmless)")
+    ledger.add(review)
+    ledger.write(run_dir)
+    return review
