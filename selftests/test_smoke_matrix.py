@@ -58,17 +58,39 @@ def test_fault_fails_exactly_its_journey(tmp_path: Path, fault: str) -> None:
     run = smoke(tmp_path, *fault_args(fault))
     assert run.outcomes == expected_outcomes(fault), run.output
     assert run.returncode == 1
+    if fault in CONSOLE_FAULTS:
+        assert_named_by_its_own_check(run, fault)
 
 
-#: The console-policy faults of issue 14: each fails only the front-page journey, serially and on two workers.
-CONSOLE_FAULTS = ("api-5xx-on-load", "asset-404", "console-error-unlisted")
+#: The console-policy faults of issue 14 -> what the front page's failure must name (and the other two must not):
+#: each fails only the front-page journey, by its own check, serially and on two workers.
+CONSOLE_FAULTS = {
+    "api-5xx-on-load": ("no 5xx answer", "/api/matches/live: HTTP 500"),
+    "asset-404": ("first-party scripts and stylesheets", "/assets/app.css: HTTP 404"),
+    "console-error-unlisted": ("browser console", "sandbox fault console-error-unlisted"),
+}
 
 
-@pytest.mark.parametrize("fault", CONSOLE_FAULTS)
-def test_console_fault_fails_only_the_front_page_on_two_workers(tmp_path: Path, fault: str) -> None:
+def _front_page_failure(run: Run) -> str:
+    return next(ln for ln in run.output.splitlines() if ln.startswith("[sandbox]") and "expected" in ln)
+
+
+def assert_named_by_its_own_check(run: Run, fault: str) -> None:
+    line = _front_page_failure(run)
+    for name, (check_words, actual) in CONSOLE_FAULTS.items():
+        if name == fault:
+            assert check_words in line and actual in line, line
+        else:
+            assert actual not in line, line
+
+
+@pytest.mark.parametrize("fault", sorted(CONSOLE_FAULTS))
+def test_console_fault_fails_only_the_front_page_by_its_own_check_on_two_workers(tmp_path: Path,
+                                                                                  fault: str) -> None:
     assert faults.expected_failures(fault, "smoke") == {ANONYMOUS}
     run = smoke(tmp_path, "-n", "2", *fault_args(fault))
     assert run.outcomes == expected_outcomes(fault), run.output
+    assert_named_by_its_own_check(run, fault)
 
 
 @pytest.mark.parametrize("fault", smoke_cases(slow=True))
