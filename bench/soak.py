@@ -182,7 +182,8 @@ def add_match(runs: int) -> dict[str, Any]:
     answers come back after a random delay and the form resets the teams after each, as the real form does."""
     home = Path(tempfile.mkdtemp(prefix="mt-soak-add-match-"))
     db = home / "missing-table.sqlite"
-    bad, walls, repicks, messages = [], [], 0, []
+    bad, walls, messages = [], [], []
+    notes_total: dict[str, int] = {}
     for i in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -190,16 +191,18 @@ def add_match(runs: int) -> dict[str, Any]:
                             env={"MT_SANDBOX_HOME": str(home)}, timeout=300)
             walls.append(time.perf_counter() - t0)
             notes = _summary_notes(Path(tmp) / "reports")
-        repicks += notes.get("select-repicked", 0)
+        for kind, count in notes.items():
+            notes_total[kind] = notes_total.get(kind, 0) + count
         ok = run.returncode == 0 and run.outcomes.get("test_add_match_schedules_a_friendly") == "passed"
         if not ok:
             lines = [ln for ln in run.output.splitlines() if ln.startswith("[sandbox]")]
             bad.append({"run": i, "exit": run.returncode, "outcomes": run.outcomes, "message": lines[:2]})
             messages.extend(lines[:1])
         left = leftovers(db) if db.exists() else 0
-        print(f"  add-match {i + 1}/{runs}: {'ok' if ok else 'FAILED'} in {walls[-1]:.1f} s, "
-              f"{notes.get('select-repicked', 0)} re-pick(s), {left} match(es) in the database", flush=True)
-    return {"journeys": runs, "failures": len(bad), "select_repicked_notes": repicks,
+        forgiven = ", ".join(f"{k} {v}" for k, v in sorted(notes.items()) if k != "console-forgiven") or "none"
+        print(f"  add-match {i + 1}/{runs}: {'ok' if ok else 'FAILED'} in {walls[-1]:.1f} s, notes: {forgiven}; "
+              f"{left} match(es) in the database", flush=True)
+    return {"journeys": runs, "failures": len(bad), "notes": notes_total,
             "matches_left_behind": leftovers(db) if db.exists() else 0,
             "median_s": round(sorted(walls)[len(walls) // 2], 2) if walls else None,
             "slowest_s": round(max(walls), 2) if walls else None, "bad_runs": bad}
