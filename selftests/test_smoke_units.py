@@ -57,8 +57,11 @@ def test_header_text_drops_sort_carets(raw: str, want: str) -> None:
 
 
 IDS = SmokeIds(age_group_id=2, match_type_id=3, home_id=101, away_id=102, user_id="u-1")
-OLD = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-NEW = datetime.now(UTC).isoformat()
+#: The rows' ages are relative to one instant fixed at import, and so is the cut-off below: a long selftest run
+#: (collection to this test can take more than the 15 minutes) must not age the "new" row.
+NOW = datetime.now(UTC)
+OLD = (NOW - timedelta(hours=2)).isoformat()
+NEW = NOW.isoformat()
 
 
 @pytest.mark.parametrize(("row", "leftover"), [
@@ -73,7 +76,7 @@ NEW = datetime.now(UTC).isoformat()
     ({"match_id": "SEED-1", "created_at": OLD}, False),
 ])
 def test_sweep_takes_only_old_smoke_matches(row: dict[str, object], leftover: bool) -> None:
-    assert is_leftover(row, IDS, datetime.now(UTC) - timedelta(minutes=15)) is leftover
+    assert is_leftover(row, IDS, NOW - timedelta(minutes=15)) is leftover
 
 
 def test_redact_zip_masks_text_and_binary_members(tmp_path: Path) -> None:
