@@ -5,6 +5,8 @@
     .venv/bin/python bench/soak.py detection                   every fault of every matrix, in one go
     .venv/bin/python bench/soak.py interrupts [--times 10]     SIGINT/SIGKILL in the add-match journey
     .venv/bin/python bench/soak.py hostile                     a sandbox serving garbage
+    .venv/bin/python bench/soak.py add-match [--runs 50]       N consecutive add-match journeys on one sandbox
+                                                              database: failures, re-picks, matches left behind
     .venv/bin/python bench/soak.py all [--runs 100]
 
 Results are printed and written to bench/soak-results.json. Nothing here asserts a time.
@@ -59,18 +61,17 @@ def false_alarms(runs: int) -> dict[str, Any]:
     return out
 
 
-def matrices() -> list[tuple[str, str, str, set[str]]]:
-    """(environment, tier marker, fault, expected failing tests) for every fault of every matrix."""
-    from selftests.test_deployment_matrix import LAYOUT_ENVS
-    from selftests.test_health_matrix import HEALTH_FAULTS
+def matrices() -> list[tuple[str, str, str, frozenset[str]]]:
+    """(environment, tier marker, fault, expected failing tests) for every fault of every matrix.
 
-    cases = [("sandbox", "health", f, exp) for f, exp in HEALTH_FAULTS.items()]
-    cases += [(env, "deployment", f, exp) for env, faults in LAYOUT_ENVS.items() for f, exp in faults.items()]
-    try:
-        from selftests.test_smoke_matrix import SMOKE_FAULTS  # type: ignore[import-not-found]
-    except ImportError:
-        SMOKE_FAULTS = {}
-    cases += [("sandbox", "smoke", f, exp) for f, exp in SMOKE_FAULTS.items()]
+    Application faults come from the one fault table (``sandbox/faults.py``; faults the matrices skip for now
+    are left out); the cluster's still from the deployment matrix until they move into that table."""
+    from sandbox import faults
+    from selftests.test_deployment_matrix import LAYOUT_ENVS
+
+    cases = [("sandbox", tier, f.name, faults.expected_failures(f.name, tier))
+             for tier in ("health", "smoke") for f in faults.in_matrix(tier, include_pending=False)]
+    cases += [(env, "deployment", f, frozenset(exp)) for env, table in LAYOUT_ENVS.items() for f, exp in table.items()]
     return cases
 
 
@@ -175,15 +176,58 @@ def hostile() -> dict[str, Any]:
     return out
 
 
+def add_match(runs: int) -> dict[str, Any]:
+    """``runs`` consecutive add-match journeys, each a fresh pytest run (its own browser and sandbox process) on one
+    sandbox database (``MT_SANDBOX_HOME``), so what one journey leaves behind the next sees: the sandbox's team
+    answers come back after a random delay and the form resets the teams after each, as the real form does."""
+    home = Path(tempfile.mkdtemp(prefix="mt-soak-add-match-"))
+    db = home / "missing-table.sqlite"
+    bad, walls, messages = [], [], []
+    notes_total: dict[str, int] = {}
+    for i in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            run = run_suite(Path(tmp), "--env", "sandbox", "-m", "smoke", "-k", "add_match",
+                            env={"MT_SANDBOX_HOME": str(home)}, timeout=300)
+            walls.append(time.perf_counter() - t0)
+            notes = _summary_notes(Path(tmp) / "reports")
+        for kind, count in notes.items():
+            notes_total[kind] = notes_total.get(kind, 0) + count
+        ok = run.returncode == 0 and run.outcomes.get("test_add_match_schedules_a_friendly") == "passed"
+        if not ok:
+            lines = [ln for ln in run.output.splitlines() if ln.startswith("[sandbox]")]
+            bad.append({"run": i, "exit": run.returncode, "outcomes": run.outcomes, "message": lines[:2]})
+            messages.extend(lines[:1])
+        left = leftovers(db) if db.exists() else 0
+        forgiven = ", ".join(f"{k} {v}" for k, v in sorted(notes.items()) if k != "console-forgiven") or "none"
+        print(f"  add-match {i + 1}/{runs}: {'ok' if ok else 'FAILED'} in {walls[-1]:.1f} s, notes: {forgiven}; "
+              f"{left} match(es) in the database", flush=True)
+    return {"journeys": runs, "failures": len(bad), "notes": notes_total,
+            "matches_left_behind": leftovers(db) if db.exists() else 0,
+            "median_s": round(sorted(walls)[len(walls) // 2], 2) if walls else None,
+            "slowest_s": round(max(walls), 2) if walls else None, "bad_runs": bad}
+
+
+def _summary_notes(reports: Path) -> dict[str, int]:
+    """Note counts by kind from the run's summary.json."""
+    for path in reports.rglob("summary.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        return {kind: int(entry.get("count", 0)) for kind, entry in (data.get("notes") or {}).items()}
+    return {}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["false-alarms", "detection", "interrupts", "hostile", "all"])
+    ap.add_argument("what", choices=["false-alarms", "detection", "interrupts", "hostile", "add-match", "all"])
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--times", type=int, default=10)
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "soak-results.json")
     args = ap.parse_args()
     results: dict[str, Any] = json.loads(args.json.read_text()) if args.json.exists() else {}
-    steps = ["false-alarms", "detection", "interrupts", "hostile"] if args.what == "all" else [args.what]
+    steps = ["false-alarms", "detection", "interrupts", "hostile", "add-match"] if args.what == "all" else [args.what]
     for step in steps:
         print(f"== {step}", flush=True)
         if step == "false-alarms":
@@ -192,6 +236,8 @@ def main() -> int:
             results[step] = detection()
         elif step == "interrupts":
             results[step] = interrupts(args.times)
+        elif step == "add-match":
+            results[step] = add_match(args.runs)
         else:
             results[step] = hostile()
         args.json.write_text(json.dumps(results, indent=2))

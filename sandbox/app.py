@@ -5,6 +5,7 @@ everything else to nginx, which answers ``index.html`` for any path)."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import secrets
 import threading
@@ -17,51 +18,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox import faults as fault_table
 from sandbox.db import Database
 from sandbox.listener import Handler
 from sandbox.release import Release
 
 WEB = Path(__file__).parent / "web"
 
-#: Faults of the application (HTTP side); the cluster's are in sandbox.kube.
-FAULTS: dict[str, str] = {
-    "health-down": "/health answers 503",
-    "health-full-degraded": "/health/full reports reference data missing (200, status degraded)",
-    "database-unhealthy": "/health/full answers 503 with the database sub-check unhealthy",
-    "version-drift": "/api/version serves a release other than the deployed one",
-    "version-wrong-environment": "/api/version says environment 'development' (the backend's ENVIRONMENT unset)",
-    "site-api-routing-broken": "the site's host sends /api to the SPA (ingress rule missing): index.html, 200",
-    "slow-health-full": "/health/full answers after 1.2 s (over the sandbox's latency budget)",
-    "standings-empty": "/api/table answers 200 with no rows",
-    "standings-arithmetic": "/api/table rows whose points do not equal 3W+D",
-    "front-page-broken": "/ answers 200 with a page that is not the app shell",
-    "assets-missing": "/assets/* answer index.html (nginx try_files) instead of the scripts",
-    "auth-disabled": "/api/table is served without a token",
-    "tls-near-expiry": "the TLS certificate expires in 5 days (within critical_days)",
-    "tls-expiring-soon": "the TLS certificate expires in 15 days (within min_days: a warning, not a failure)",
-    "tls-expired": "the TLS certificate expired yesterday",
-    "http-no-redirect": "http:// answers 200 instead of redirecting to https://",
-    "login-rejected": "POST /api/auth/login rejects valid credentials",
-    "login-slow": "POST /api/auth/login answers after 3 s",
-    "login-accepts-any-password": "POST /api/auth/login signs a known user in whatever the password",
-    "add-match-fails": "POST /api/matches answers 500 'Failed to add match'",
-    "match-not-persisted": "POST /api/matches answers 200 but stores nothing",
-    # Faults the sandbox page implements itself (sandbox/web reads them from window.__SANDBOX__).
-    "js-error-on-load": "the page throws a JavaScript error on load",
-    "footer-wrong-version": "the version footer shows another version than /api/version",
-    "api-error-banner": "the page shows the API error banner",
-    "standings-rows-disagree": "the standings table shows other points than /api/table",
-    "logout-broken": "the Logout button leaves the user signed in",
-    # A hostile target: every path answers garbage (for the reliability soak, not a fault matrix).
-    "hostile-html": "every path answers 200 text/html (index.html), JSON endpoints included",
-    "hostile-truncated-json": "every path answers 200 application/json cut off in the middle",
-    "hostile-empty-200": "every path answers 200 with an empty body",
-    "hostile-huge": "every path answers 200 with a 5 MB JSON body",
-    "hostile-redirect-loop": "every path redirects to itself",
-    "hostile-reset": "every connection is reset without an answer",
-    "hostile-hang": "every connection is accepted and never answered",
-}
-HOSTILE = {name for name in FAULTS if name.startswith("hostile-")}
+#: Faults of the application (HTTP side, the SPA, the listeners); the cluster's are in sandbox.kube.
+#: Names, descriptions and the checks each must break: sandbox/faults.py.
+FAULTS: dict[str, str] = dict(fault_table.DESCRIPTIONS)
+HOSTILE = set(fault_table.HOSTILE)
 
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf-8",
@@ -140,9 +107,17 @@ class AppHandler(Handler):
         self._body_cache: bytes | None = None
         misrouted = "site-api-routing-broken" in self.world.faults and self.role == "site"
         routed = not (misrouted and path.startswith("/api"))
+        if routed and path.startswith(("/api", "/health")) and self.role == "site" \
+                and "api-down" in self.world.faults:
+            # The ingress has no backend to send /api and /health to: nginx's own 502 page.
+            self._drain()
+            self._send(502, _BAD_GATEWAY, CONTENT_TYPES[".html"], head=head)
+            return
         if routed and path.startswith(("/api", "/health")):
+            path_known = False
             for m, rx, fn in ROUTES:
                 match = rx.match(path)
+                path_known = path_known or bool(match)
                 if match and m == method:
                     try:
                         status, payload = fn(self, match.groupdict())
@@ -151,7 +126,12 @@ class AppHandler(Handler):
                         return
                     self._json(status, payload, head=head)
                     return
-            self._json(404 if method == "GET" else 405, {"detail": "Not Found"}, head=head)
+            # FastAPI: an unknown path is 404 whatever the method; a known path with another method 405.
+            self._drain()
+            if path_known:
+                self._json(405, {"detail": "Method Not Allowed"}, head=head)
+            else:
+                self._json(404, {"detail": "Not Found"}, head=head)
             return
         self._drain()
         self._static(path, head)
@@ -212,6 +192,9 @@ class AppHandler(Handler):
     def _static(self, path: str, head: bool) -> None:
         faults = self.world.faults
         name = path.lstrip("/")
+        if name == "assets/app.css" and "asset-404" in faults:
+            self._send(404, _NOT_FOUND, CONTENT_TYPES[".html"], head=head)  # nginx: location /assets/ =404
+            return
         if name.startswith("assets/") and "assets-missing" not in faults:
             file = (WEB / name).resolve()
             if file.is_file() and WEB in file.parents:
@@ -253,6 +236,16 @@ class AppHandler(Handler):
 _FALLBACK_INDEX = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Missing Table</title>
 <script type="module" crossorigin src="/assets/app.js"></script></head>
 <body><div id="app"></div></body></html>"""
+
+
+_BAD_GATEWAY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+                b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+_NOT_FOUND = (b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found"
+              b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+#: Bounds (seconds) of the delay of every /api/teams answer: the real backend's answers come back in any order,
+#: and the Add Match form's watchers reset the team selects after each one (contract section 2.8). Always on.
+TEAMS_DELAY_S = (0.02, 0.4)
 
 
 def _now() -> str:
@@ -451,6 +444,7 @@ def divisions(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
 @route("GET", "/api/teams")
 def teams(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
     h.user()
+    threading.Event().wait(random.uniform(*TEAMS_DELAY_S))  # the answer's random, bounded delay
     q = h.query
     mt, ag, div = _int(q, "match_type_id"), _int(q, "age_group_id"), _int(q, "division_id")
     sql = "SELECT DISTINCT t.* FROM teams t LEFT JOIN team_match_types m ON m.team_id=t.id WHERE 1=1"
@@ -573,6 +567,8 @@ def list_matches(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
 
 @route("GET", "/api/matches/live")
 def live_matches(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
+    if "api-5xx-on-load" in h.world.faults:
+        raise ApiError(500, "Internal Server Error")
     return 200, []
 
 

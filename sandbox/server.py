@@ -9,12 +9,14 @@ import os
 import secrets
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sandbox import app, tls
 from sandbox.db import SMOKE_USERNAME, Database
+from sandbox.faults import OUTAGES
 from sandbox.listener import HOST, Handler, Server, serve
 from sandbox.release import CURRENT, PREVIOUS, Release
 
@@ -44,10 +46,41 @@ def all_faults() -> dict[str, str]:
 
 
 @dataclass
+class Outlet:
+    """A listener an outage fault can close (connections refused, as from a stopped process) and a rollback
+    reopen on the same port."""
+
+    make: Callable[[int], Server]
+    server: Server | None
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        if self.server is not None:
+            self.port = self.server.server_port
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def open(self) -> None:
+        if self.server is None:
+            self.server = _serve(self.make(self.port))
+
+
+#: Which outlets each outage fault closes.
+OUTAGE_OUTLETS = {"api-down": ("api",), "site-down": ("site", "https", "redirect")}
+assert set(OUTAGE_OUTLETS) == set(OUTAGES), "every outage fault of sandbox/faults.py closes listeners"
+
+
+@dataclass
 class Sandbox:
     state_dir: Path
     world: app.World
     servers: list[Server] = field(default_factory=list)
+    #: The listeners outage faults close and reopen, by name (site, https, redirect, api).
+    outlets: dict[str, Outlet] = field(default_factory=dict)
     kube: Any = None
     urls: dict[str, str] = field(default_factory=dict)
     tls_server: TlsServer | None = None
@@ -70,6 +103,17 @@ class Sandbox:
             self.tls_server.context, _ = tls.server_context(self.state_dir, faults)
         if self.kube is not None:
             self.kube.set_faults(faults)
+        self._apply_outages()
+
+    def _apply_outages(self) -> None:
+        closed = {name for fault in OUTAGES & self.world.faults for name in OUTAGE_OUTLETS[fault]}
+        for name, outlet in self.outlets.items():
+            if name in closed:
+                outlet.close()
+            else:
+                outlet.open()
+                if name == "https":
+                    self.tls_server = outlet.server  # type: ignore[assignment]
 
     def deploy(self, release: Release, faults: set[str]) -> None:
         """Ship a release; its faults come with it (the world's own faults, an outage say, stay)."""
@@ -104,6 +148,8 @@ class Sandbox:
         }
 
     def stop(self) -> None:
+        for outlet in self.outlets.values():
+            outlet.close()
         for s in self.servers:
             s.shutdown()
             s.server_close()
@@ -134,6 +180,12 @@ def start(
 
     handler = type("Handler", (app.AppHandler,), {"world": world})
     site_handler = type("SiteHandler", (app.AppHandler,), {"world": world, "role": "site"})
+
+    def make_tls(port: int) -> TlsServer:
+        server = TlsServer((HOST, port), site_handler)
+        server.context, _ = tls.server_context(state_dir, set(world.faults))
+        return server
+
     site = _serve(Server((HOST, 0), site_handler))
     api = _serve(Server((HOST, 0), handler))
     tls_server = TlsServer((HOST, 0), site_handler)
@@ -151,7 +203,14 @@ def start(
 
     redirect = _serve(Server((HOST, 0), Redirect))
     control = _serve(Server((HOST, 0), _control_handler(sb)))
-    sb.servers = [site, api, tls_server, redirect, control]
+    sb.servers = [control]
+    sb.outlets = {
+        "site": Outlet(lambda port: Server((HOST, port), site_handler), site),
+        "api": Outlet(lambda port: Server((HOST, port), handler), api),
+        "https": Outlet(make_tls, tls_server),
+        "redirect": Outlet(lambda port: Server((HOST, port), Redirect), redirect),
+    }
+    sb._apply_outages()
 
     if layout is not None:
         from sandbox import kube

@@ -236,6 +236,43 @@ class SmokeTeams(_Model):
     away: str
 
 
+# -- browser console policy (smoke.console) --------------------------------------------------------
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {value!r} ({exc})") from None
+    return value
+
+
+class ConsoleAllow(_Model):
+    """One reviewed piece of known browser noise (``smoke.console.allow[]``).
+
+    ``pattern`` is a regex searched in the console line's text (or a failed request's error, e.g.
+    ``net::ERR_NAME_NOT_RESOLVED``); ``source``, when given, a regex searched in the URL the line comes from
+    (the script that logged it, or the resource that failed). ``reason`` says why this is noise and not a
+    defect: it is mandatory, and it names the entry in the run's notes (counted when it matches, reported as
+    stale when nothing in a run matched it)."""
+
+    pattern: str
+    source: str | None = None
+    reason: Annotated[str, Field(min_length=3)]
+
+    @field_validator("pattern", "source")
+    @classmethod
+    def _valid_regex(cls, v: str | None) -> str | None:
+        return None if v is None else _check_regex(v)
+
+
+class SmokeConsole(_Model):
+    """What the smoke tier forgives in the browser console. An uncaught page error, a first-party script or
+    stylesheet that does not load and a first-party 5xx are always red; nothing here can allow them."""
+
+    allow: list[ConsoleAllow] = []
+
+
 class Smoke(_Model):
     """The smoke user and the browser journeys."""
 
@@ -258,6 +295,8 @@ class Smoke(_Model):
     browser_path: str | None = None
     #: Timeout of one browser wait (seconds).
     timeout: Seconds = 10.0
+    #: Known console noise, each entry with its reason (:class:`SmokeConsole`).
+    console: SmokeConsole = SmokeConsole()
 
 
 class Deployment(_Model):

@@ -20,6 +20,8 @@ KINDS = {
     "select-repicked": "a form field the app reset late was picked again before submitting",
     "console-forgiven": "a browser console line matched an allow-list entry",
     "third-party": "a third-party request failed (reported, never red)",
+    "team-list-refetched": "a stale team list landed last in Add Match and was asked for again",
+    "stale-allow-list": "an allow-list entry matched nothing in the whole run (a run note, not a test's)",
 }
 
 

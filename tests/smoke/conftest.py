@@ -24,6 +24,7 @@ import pytest
 
 from mt_verify import rundir
 from mt_verify.browser.boundary import browser_failures
+from mt_verify.browser.console_policy import ConsolePolicy, Ledger, account
 from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_args, video_enabled
 from mt_verify.browser.recorder import Recorder, netloc
 from mt_verify.browser.session import UiLogin, register_password, remember_session
@@ -106,6 +107,18 @@ def first_party(environment: Environment) -> set[str]:
 
 
 @pytest.fixture(scope="session")
+def console_policy(environment: Environment, first_party: set[str]) -> ConsolePolicy:
+    """The environment's ``smoke.console.allow`` (:mod:`mt_verify.browser.console_policy`)."""
+    return ConsolePolicy(environment.smoke.console.allow, lambda url: netloc(url) in first_party)
+
+
+@pytest.fixture(scope="session")
+def _mtv_console_ledger(console_policy: ConsolePolicy) -> Ledger:
+    """This worker's allow-list matches over the run (stale entries are found across workers at the end)."""
+    return Ledger(console_policy)
+
+
+@pytest.fixture(scope="session")
 def _mtv_private_dir() -> Iterator[Path]:
     """Storage state and unsaved traces: private (0700), outside ``reports/``, removed at the end."""
     path = Path(tempfile.mkdtemp(prefix="mt-smoke-"))
@@ -170,7 +183,8 @@ ContextFactory = Callable[..., "BrowserContext"]
 @pytest.fixture
 def new_context(browser: Browser, browser_context_args: dict[str, Any], request: pytest.FixtureRequest,
                 _mtv_private_dir: Path, first_party: set[str], smoke_timeout_ms: float,
-                video_on: bool) -> Iterator[ContextFactory]:
+                video_on: bool, console_policy: ConsolePolicy, _mtv_console_ledger: Ledger,
+                environment: Environment) -> Iterator[ContextFactory]:
     """Factory of fresh contexts for this test; each gets a :class:`Recorder` (``recorder_of``)."""
     recorders: list[Recorder] = []
     videos = _mtv_private_dir / "videos"
@@ -187,6 +201,8 @@ def new_context(browser: Browser, browser_context_args: dict[str, Any], request:
 
     make.recorders = recorders  # type: ignore[attr-defined]
     yield make
+    for rec in recorders:  # console noise forgiven, third-party failures reported, allow-list matches counted
+        account(console_policy, _mtv_console_ledger, rec.events, environment.name, rundir.current())
     failed = journey_failed(request.node)
     dest = evidence_dir(request.node.nodeid) if failed else None
     for rec in recorders:

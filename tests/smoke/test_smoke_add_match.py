@@ -7,9 +7,10 @@ from playwright.sync_api import Page
 
 from mt_verify.browser import selectors as sel
 from mt_verify.browser.checks import ui_check
-from mt_verify.browser.pages import AddMatchForm, AppShell
+from mt_verify.browser.pages import AddMatchForm, AppShell, SubmitResult
 from mt_verify.browser.smoke_matches import SmokeIds, delete_match, find_ui_matches, pick_match_date
 from mt_verify.config import Environment
+from mt_verify.notes import note
 from mt_verify.outcome import check, fail
 from mt_verify.probe import ApiClient
 
@@ -45,11 +46,27 @@ def test_add_match_schedules_a_friendly(writes_allowed: None, signed_in_page: Pa
     season_id = form.selected_season_id()
     what = (f"{smoke.match_type} {smoke.age_group} {smoke.teams.home} v {smoke.teams.away} on "
             f"{match_date.isoformat()}")
-    form.schedule(age_group=smoke.age_group, match_type=smoke.match_type, home=smoke.teams.home,
-                  away=smoke.teams.away, match_date=match_date.isoformat())
+    results: list[SubmitResult] = []
+    ui_check(env, f"{site}/ Add Match: {what}", "a settled form with both teams picked, submitted",
+             lambda: results.append(form.schedule(age_group=smoke.age_group, match_type=smoke.match_type,
+                                                  home=smoke.teams.home, away=smoke.teams.away,
+                                                  match_date=match_date.isoformat())),
+             lambda: f"team fetches in flight: {len(form.team_fetches.in_flight)}; options: {form.team_options()}",
+             next_step="open Add Match by hand: the team lists come from GET /api/teams?match_type_id=... "
+                       "(their order is in this test's trace)")
+    result = results[0]
+    for text in (*result.refetched, *result.repicked):
+        note("select-repicked" if text in result.repicked else "team-list-refetched", text)
+    if not result.sent:
+        fail(env, f"{site}/ Add Match: {what}", "the submit to send GET /api/check-match, then POST /api/matches",
+             result.why_not_sent(), details=f"team selects picked again {len(result.repicked)} time(s)",
+             next_step="the form clears both team selects after every GET /api/teams answer: compare the order of "
+                       "those answers in the trace with the picks")
     messages: list[str] = []
     ui_check(env, f"{site}/ Add Match: {what}", repr(sel.MSG_MATCH_SCHEDULED),
-             lambda: messages.append(form.wait_message()), lambda: "no message")
+             lambda: messages.append(form.wait_message()), lambda: "no message in [data-testid='message']",
+             next_step="the form sent the match: look at GET /api/check-match, GET /api/csrf-token and POST "
+                       "/api/matches in the trace")
     check(messages[0] == sel.MSG_MATCH_SCHEDULED, env, f"{site}/ Add Match: {what}", repr(sel.MSG_MATCH_SCHEDULED),
           repr(messages[0]), next_step="the form shows 'Error submitting match' for any API failure (403 and 409 "
           "too): look at POST /api/matches in the trace and the backend log")

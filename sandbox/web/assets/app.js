@@ -7,8 +7,18 @@
 // Auth lives in localStorage (auth_token, refresh_token, token_expires_at, auth_profile), and
 // /api/matches/live is polled every 30 s, so the network never goes idle (as in production).
 //
+// The noise the real app makes on every healthy page load (contract §2.8), always on:
+//   - plugins/security.js adds a CSP <meta> at run time that includes frame-ancestors, which Chromium reports as
+//     a console error ("... 'frame-ancestors' is ignored when delivered via a <meta> element.");
+//   - utils/security-monitor.js logs "Security event detected" warnings and POSTs each one to
+//     /api/security/client-events, a route the backend does not have: 404, one to three times per page;
+//   - the PWA registers a service worker (Playwright blocks it and says so);
+//   - index.html loads Google Fonts (third-party; offline it cannot resolve);
+//   - the Add Match form's duplicate check is sent without a token: 401, "Error checking for duplicate match".
+//
 // Frontend faults come from window.__SANDBOX__.faults (injected by sandbox/app.py):
 //   js-error-on-load         an uncaught error right after start-up (the app keeps working)
+//   console-error-unlisted   a first-party console error that no allow-list entry matches
 //   footer-wrong-version     the footer shows another version than /api/version
 //   api-error-banner         the API error banner is shown although the API answers
 //   standings-rows-disagree  the first standings row shows other points than /api/table
@@ -398,9 +408,18 @@ function standingsTable(data) {
 
 // -- Add Match (MatchForm) --------------------------------------------------------------------------
 
+// MatchForm.vue, watchers and all (contract §2.8). Its state is a small reactive model: ``set`` changes a field
+// and queues the watchers that depend on it; the queue is flushed in a microtask, in the watchers' creation order,
+// each watcher running only when one of its sources really changed (Vue's pre-flush watchers). So:
+//   watcher 1 on [matchType, ageGroup, division]: with type and age group set, await fetchTeams() (never
+//     cancelled; its answer replaces the team list, whenever it arrives) and THEN clear both team selects;
+//   watcher 2 on matchType: a non-League type clears the division (which fires watcher 1 again), League picks
+//     Northeast.
+// Choosing Friendly after the default League therefore sends two team fetches (one with the old division_id, one
+// without) and resets the teams after each answer; the sandbox API answers /api/teams after a random delay.
 async function MatchForm(container) {
-  const f = { seasons: [], ageGroups: [], matchTypes: [], divisions: [], teams: [], mode: "schedule", message: null,
-    messageKind: null };
+  const f = { seasons: [], ageGroups: [], matchTypes: [], divisions: [], teams: [], mode: "schedule" };
+  const model = { season: null, ageGroup: null, matchType: null, division: null, home: "", away: "" };
   const form = h("form", { testid: "match-form", onsubmit: (e) => { e.preventDefault(); submit(); } });
   replace(container, form);
   try {
@@ -411,14 +430,23 @@ async function MatchForm(container) {
     return;
   }
   const byName = (rows, name) => rows.find((r) => r.name === name);
-  const select = (testid, rows, selected, extra = {}) => h("select", { testid, ...extra },
-    rows.map((r) => h("option", { value: String(r.id), selected: r.id === selected }, r.name)));
-  const current = f.seasons.find((s) => s.is_current) || f.seasons[0];
-  const seasonSel = select("season-select", f.seasons, current && current.id, { id: "season" });
-  const ageSel = select("age-group-select", f.ageGroups, (byName(f.ageGroups, "U14") || {}).id, { id: "age_group" });
-  const typeSel = select("match-type-select", f.matchTypes, (byName(f.matchTypes, "League") || {}).id, { id: "match_type" });
-  const divSel = select("division-select", f.divisions, (byName(f.divisions, "Northeast") || {}).id, { id: "division" });
+  const leagueId = () => (byName(f.matchTypes, "League") || {}).id;
+  const isLeague = () => model.matchType === leagueId();
+  const select = (testid, rows, extra = {}, placeholder = null) => h("select", { testid, ...extra },
+    placeholder !== null && h("option", { value: "" }, placeholder),
+    rows.map((r) => h("option", { value: String(r.id) }, r.name)));
+  const seasonSel = select("season-select", f.seasons, { id: "season" });
+  const ageSel = select("age-group-select", f.ageGroups, { id: "age_group" });
+  const typeSel = select("match-type-select", f.matchTypes, { id: "match_type" });
+  const divSel = select("division-select", f.divisions, { id: "division", required: true }, "Select Division");
   const divSection = h("div", { testid: "division-section" }, h("label", { for: "division" }, "Division"), divSel);
+  // v-if="isLeagueMatch": the division section leaves the DOM (a hidden but present `required` select would
+  // still block the submit).
+  const divAnchor = document.createComment("division-section");
+  const showDivision = (on) => {
+    if (on && divAnchor.isConnected) divAnchor.replaceWith(divSection);
+    else if (!on && divSection.isConnected) divSection.replaceWith(divAnchor);
+  };
   const statusSel = h("select", { testid: "status-select", id: "status" },
     ["scheduled", "completed", "postponed", "cancelled"].map((s) => h("option", { value: s }, s)));
   const dateIn = h("input", { id: "match_date", testid: "date-input", type: "date", required: true });
@@ -428,7 +456,37 @@ async function MatchForm(container) {
   const scores = h("div", {});
   const message = h("div", { testid: "message" });
   const submitBtn = h("button", { type: "submit", testid: "submit-button" }, "Schedule Game");
-  const isLeague = () => Number(typeSel.value) === (byName(f.matchTypes, "League") || {}).id;
+
+  // -- the reactive model ---------------------------------------------------------------------------
+  const domOf = { season: seasonSel, ageGroup: ageSel, matchType: typeSel, division: divSel };
+  const watchers = [];
+  const queued = new Set();
+  let flushPending = false;
+  const watch = (deps, run) => { watchers.push({ deps, run, last: deps.map((d) => model[d]) }); };
+  const set = (key, value) => {
+    if (model[key] === value) return;
+    model[key] = value;
+    if (domOf[key]) domOf[key].value = value === null ? "" : String(value);
+    for (const w of watchers) if (w.deps.includes(key)) queued.add(w);
+    if (queued.size && !flushPending) { flushPending = true; Promise.resolve().then(flush); }
+  };
+  const flush = () => {
+    flushPending = false;
+    for (let w = watchers.find((x) => queued.has(x)); w; w = watchers.find((x) => queued.has(x))) {
+      queued.delete(w);
+      const now = w.deps.map((d) => model[d]);
+      if (now.every((v, i) => v === w.last[i])) continue;
+      w.last = now;
+      w.run();
+    }
+  };
+  const renderTeams = () => {
+    for (const [sel, key, label] of [[homeSel, "home", "Select home team"], [awaySel, "away", "Select away team"]]) {
+      replace(sel, h("option", { value: "" }, label), f.teams.map((t) => h("option", { value: String(t.id) }, t.name)));
+      sel.value = model[key];
+    }
+  };
+  const setTeam = (key, value) => { model[key] = value; (key === "home" ? homeSel : awaySel).value = value; };
 
   const showMessage = (text, kind) => { message.textContent = text; message.className = kind; };
   const drawMode = () => {
@@ -437,21 +495,41 @@ async function MatchForm(container) {
       h("label", {}, "Home score", h("input", { testid: "home-score-input", type: "number", min: "0", value: "0" })),
       h("label", {}, "Away score", h("input", { testid: "away-score-input", type: "number", min: "0", value: "0" }))]);
   };
-  const loadTeams = async () => {
-    divSection.hidden = !isLeague();
-    const params = new URLSearchParams({ match_type_id: typeSel.value, age_group_id: ageSel.value });
-    if (isLeague()) params.set("division_id", divSel.value);
+  const fetchTeams = async () => {
+    const params = new URLSearchParams({ match_type_id: model.matchType, age_group_id: model.ageGroup });
+    if (model.division) params.set("division_id", model.division);
     try {
-      f.teams = await api(`/api/teams?${params}`);
-    } catch {
+      f.teams = await api(`/api/teams?${params}`);  // never cancelled: a late answer replaces a newer one
+    } catch (err) {
+      console.error("Error fetching teams:", err);
       f.teams = [];
       showMessage("Error loading teams", "error");
     }
-    for (const [sel, label] of [[homeSel, "Select home team"], [awaySel, "Select away team"]]) {
-      replace(sel, h("option", { value: "" }, label), f.teams.map((t) => h("option", { value: String(t.id) }, t.name)));
-    }
+    renderTeams();
   };
-  for (const sel of [ageSel, typeSel, divSel]) sel.addEventListener("change", loadTeams);
+
+  // Watcher 1, then watcher 2 (creation order is flush order).
+  watch(["matchType", "ageGroup", "division"], async () => {
+    if (!model.matchType || !model.ageGroup) return;
+    await fetchTeams();
+    setTeam("home", "");  // reset team selections when a filter changes: after EVERY answer
+    setTeam("away", "");
+  });
+  watch(["matchType"], () => {
+    showDivision(isLeague());
+    if (isLeague()) {
+      if (!model.division) set("division", (byName(f.divisions, "Northeast") || f.divisions[0] || {}).id ?? null);
+    } else {
+      set("division", null);
+    }
+  });
+
+  seasonSel.addEventListener("change", () => set("season", Number(seasonSel.value)));
+  ageSel.addEventListener("change", () => set("ageGroup", Number(ageSel.value)));
+  typeSel.addEventListener("change", () => set("matchType", Number(typeSel.value)));
+  divSel.addEventListener("change", () => set("division", divSel.value ? Number(divSel.value) : null));
+  homeSel.addEventListener("change", () => { model.home = homeSel.value; });
+  awaySel.addEventListener("change", () => { model.away = awaySel.value; });
 
   const radio = (mode, testid, label) => h("label", {}, h("input", { type: "radio", name: "form_type", testid,
     checked: f.mode === mode, onchange: () => { f.mode = mode; drawMode(); } }), ` ${label}`);
@@ -470,25 +548,39 @@ async function MatchForm(container) {
     h("label", { for: "status" }, "Status"), statusSel,
     scores, submitBtn, message);
   drawMode();
-  await loadTeams();
+  renderTeams();
+  // Defaults, as fetchReferenceData sets them: each one queues the watchers (the first team fetch and reset).
+  const current = f.seasons.find((s) => s.is_current) || f.seasons[0];
+  set("season", current ? current.id : null);
+  set("ageGroup", (byName(f.ageGroups, "U14") || f.ageGroups[0] || {}).id ?? null);
+  set("matchType", leagueId() ?? (f.matchTypes[0] || {}).id ?? null);
+  set("division", (byName(f.divisions, "Northeast") || f.divisions[0] || {}).id ?? null);
+  await fetchTeams();  // fetchReferenceData's own fetch once the defaults are set (no reset after this one)
+
+  async function checkDuplicateMatch() {
+    const params = new URLSearchParams({ date: dateIn.value, homeTeam: model.home, awayTeam: model.away });
+    try {
+      // Sent without a token, as the real form does: the 401 it gets counts as "no duplicate".
+      return await api(`/api/check-match?${params}`, { auth: false });
+    } catch (err) {
+      console.error("Error checking for duplicate match:", err);
+      return { exists: false };  // fail open
+    }
+  }
 
   async function submit() {
     showMessage("", "");
-    if (homeSel.value && homeSel.value === awaySel.value) { showMessage("Home and Away teams cannot be the same", "error"); return; }
-    if (isLeague() && !divSel.value) { showMessage("Division is required for League matches", "error"); return; }
-    const params = new URLSearchParams({ date: dateIn.value, homeTeam: homeSel.value, awayTeam: awaySel.value });
-    try {
-      // Sent without a token, as the real form does: the 401 it gets counts as "no duplicate".
-      const dup = await api(`/api/check-match?${params}`, { auth: false });
-      if (dup && dup.exists) { showMessage("This match is already scheduled for this date", "error"); return; }
-    } catch { /* 401: no duplicate */ }
+    if (model.home && model.home === model.away) { showMessage("Home and Away teams cannot be the same", "error"); return; }
+    if (isLeague() && !model.division) { showMessage("Division is required for League matches", "error"); return; }
+    const dup = await checkDuplicateMatch();
+    if (dup && dup.exists) { showMessage("This match is already scheduled for this date", "error"); return; }
     const score = f.mode === "score";
     const payload = {
-      match_date: dateIn.value, home_team_id: Number(homeSel.value), away_team_id: Number(awaySel.value),
+      match_date: dateIn.value, home_team_id: Number(model.home), away_team_id: Number(model.away),
       home_score: score ? Number(scores.querySelector('[data-testid="home-score-input"]').value) : 0,
       away_score: score ? Number(scores.querySelector('[data-testid="away-score-input"]').value) : 0,
-      season_id: Number(seasonSel.value), age_group_id: Number(ageSel.value), match_type_id: Number(typeSel.value),
-      division_id: isLeague() ? Number(divSel.value) : null, status: statusSel.value,
+      season_id: model.season, age_group_id: model.ageGroup, match_type_id: model.matchType,
+      division_id: isLeague() ? model.division : null, status: statusSel.value,
     };
     if (kickoffIn.value) payload.scheduled_kickoff = `${dateIn.value}T${kickoffIn.value}:00`;
     submitBtn.disabled = true;
@@ -498,9 +590,10 @@ async function MatchForm(container) {
       showMessage(score ? "Score submitted successfully" : "Match scheduled successfully", "success");
       dateIn.value = "";
       kickoffIn.value = "";
-      homeSel.value = "";
-      awaySel.value = "";
-    } catch {
+      setTeam("home", "");
+      setTeam("away", "");
+    } catch (err) {
+      console.error("Error submitting match:", err);
       showMessage("Error submitting match", "error");
     }
     submitBtn.disabled = false;
@@ -559,16 +652,49 @@ async function showChangelog() {
       h("pre", { style: "white-space: pre-wrap" }, text))));
 }
 
+// -- security plugin and monitor (plugins/security.js, utils/security-monitor.js) ---------------------
+
+function installCspMeta() {
+  const meta = document.createElement("meta");
+  meta.httpEquiv = "Content-Security-Policy";
+  // 'unsafe-eval': the real monitor reports "suspicious_eval" on every page, so eval runs there (is not blocked).
+  meta.content = "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline' "
+    + "https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; connect-src 'self' http: https:; "
+    + "img-src 'self' data: https:; frame-ancestors 'none'";
+  document.head.appendChild(meta);
+}
+
+function reportSecurityEvents() {
+  const count = 1 + Math.floor(Math.random() * 3);
+  for (let i = 0; i < count; i++) {
+    const event = { type: "suspicious_eval", severity: "critical", timestamp: new Date().toISOString(), url: location.href };
+    console.warn("Security event detected:", event);
+    fetch("/api/security/client-events", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ events: [event] }) }).catch(() => {});
+  }
+}
+
+function registerServiceWorker() {
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+}
+
 // -- start ------------------------------------------------------------------------------------------
 
 function pollLive() {
   api("/api/matches/live").catch(() => {});
 }
 
+installCspMeta();
 render();
 loadVersion();
 restoreSession();
+reportSecurityEvents();
+registerServiceWorker();
+pollLive();
 setInterval(pollLive, LIVE_POLL_MS);
+if (FAULTS.has("console-error-unlisted")) {
+  console.error("sandbox fault console-error-unlisted: [StandingsStore] failed to hydrate the cached table");
+}
 if (FAULTS.has("js-error-on-load")) {
   setTimeout(() => { throw new Error("sandbox fault js-error-on-load: cannot read properties of undefined"); }, 0);
 }

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from playwright.sync_api import Locator, Page, Response
+from playwright.sync_api import Locator, Page, Request, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from mt_verify.browser import selectors as sel
+from mt_verify.browser.network import RequestTracker
 
 _CARETS = re.compile(r"[\s▲▼↑↓⇅⬆⬇▴▾△▽^]+$")
 
@@ -206,8 +208,76 @@ class StandingsView(_View):
         return [StandingsRow(team, pts) for team, pts in zip(teams, points, strict=False)]
 
 
+#: Times the page object picks the teams again when a late reset cleared them (contract §2.8).
+MAX_REPICKS = 3
+#: Times it asks for the team list again when the answer that landed last lacks the teams (a stale fetch).
+MAX_REFETCHES = 2
+
+_READ_SELECT = "el => ({value: el.value, text: el.selectedIndex >= 0 ? el.options[el.selectedIndex].text : ''})"
+_OPTION_TEXTS = "el => Array.from(el.options).map(o => o.text.trim())"
+#: Every field the browser's own validation would block the submit on, with its message.
+_INVALID_FIELDS = """form => Array.from(form.elements).filter(e => e.willValidate && !e.validity.valid).map(e => ({
+  label: ((e.labels && e.labels.length ? e.labels[0].textContent : '') || '').trim(),
+  id: e.id || '', testid: e.getAttribute('data-testid') || '', value: e.value || '',
+  message: e.validationMessage || ''}))"""
+
+
+def _is_team_fetch(request: Request) -> bool:
+    """The form's team list: ``GET /api/teams?match_type_id=...`` (the standings' plain ``/api/teams`` is not)."""
+    parts = urlsplit(request.url)
+    return parts.path.endswith(sel.TEAMS_PATH) and "match_type_id=" in parts.query
+
+
+def _is_submit_request(request: Request) -> bool:
+    """What a submitted form sends first: the duplicate check, else the match itself."""
+    path = urlsplit(request.url).path
+    return path.endswith(sel.CHECK_MATCH_PATH) or (request.method == "POST" and path.endswith(sel.MATCHES_PATH))
+
+
+@dataclass(frozen=True)
+class InvalidField:
+    """A field the browser's validation refused, as the user would see it."""
+
+    label: str
+    selector: str
+    value: str
+    #: The browser's own words (``element.validationMessage``), e.g. "Please select an item in the list.".
+    message: str
+
+    def describe(self) -> str:
+        state = "is empty" if not self.value else f"holds {self.value!r}"
+        return f"{self.label or self.selector} ({self.selector}) {state}: {self.message!r}"
+
+
+@dataclass
+class SubmitResult:
+    """What clicking the submit button led to."""
+
+    #: The form sent its request (the duplicate check or the match).
+    sent: bool
+    #: When nothing was sent: the fields the browser's validation blocked.
+    invalid: list[InvalidField] = field(default_factory=list)
+    #: One line per time a late reset cleared a team select and the teams were picked again.
+    repicked: list[str] = field(default_factory=list)
+    #: One line per time the team list was fetched again because a stale answer landed last.
+    refetched: list[str] = field(default_factory=list)
+
+    def why_not_sent(self) -> str:
+        """One line: which fields the browser refused and its own message (never just "no message")."""
+        if not self.invalid:
+            return "no request was sent, and the browser refused no field"
+        return "no request was sent: the browser blocked the submit: " + "; ".join(f.describe() for f in self.invalid)
+
+
 class AddMatchForm(_View):
-    """``MatchForm.vue`` (tab "Add Match")."""
+    """``MatchForm.vue`` (tab "Add Match").
+
+    The real form fetches the teams after every change of match type, age group or division, never cancels a
+    fetch, and clears both team selects after each answer; a non-League type also clears the division, which
+    fetches again (contract §2.8). So the page object waits until no team fetch is in flight and the page has
+    handled the last answer (:class:`~mt_verify.browser.network.RequestTracker`) before it picks the teams, reads
+    both selects back just before submitting and picks again (at most :data:`MAX_REPICKS` times) when a late
+    reset cleared them. Build it before opening the tab, so it sees the form's first fetches."""
 
     def __init__(self, page: Page, timeout_ms: float) -> None:
         super().__init__(page, timeout_ms)
@@ -222,40 +292,92 @@ class AddMatchForm(_View):
         self.away_team = page.locator(sel.AWAY_TEAM_SELECT)
         self.submit_button = page.locator(sel.SUBMIT_BUTTON)
         self.message = page.locator(sel.FORM_MESSAGE)
+        self.team_fetches = RequestTracker(page, _is_team_fetch)
+
+    def settle(self) -> None:
+        """Wait until no team fetch is in flight and the page has handled the last answer."""
+        if not self.team_fetches.wait_idle(self.timeout_ms):
+            raise PlaywrightTimeoutError(f"a team list fetch (/api/teams) was still in flight after "
+                                         f"{self.timeout_ms / 1000:g} s: {self.team_fetches.urls[-1:]}")
 
     def wait_loaded(self) -> None:
-        """The form is shown and its first team list has arrived (its fetch is never cancelled: changing a
-        select while it is in flight lets that stale answer overwrite the newer one)."""
+        """The form is shown and its team list has arrived and been handled."""
         self.form.wait_for(state="visible", timeout=self.timeout_ms)
         self.match_type.wait_for(state="visible", timeout=self.timeout_ms)
-        self.home_team.locator("option").nth(1).wait_for(state="attached", timeout=self.timeout_ms)
+        self.home_team.wait_for(state="attached", timeout=self.timeout_ms)
+        self.settle()
 
-    def _choose(self, select: Locator, label: str, param: str) -> None:
-        """Pick ``label`` and wait for the team list it asks for, one change at a time, so no answer to an
-        earlier selection can arrive after it (Vue watchers fetch only when the value really changes)."""
-        current = select.locator("option:checked").text_content(timeout=self.timeout_ms) or ""
-        if current.strip() == label:
+    def _choose(self, select: Locator, label: str) -> None:
+        """Pick ``label`` (when it is not already chosen) and wait for the team fetches it sets off."""
+        current = select.evaluate(_READ_SELECT)
+        if str(current.get("text", "")).strip() == label:
             return
-        option = select.locator("option").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).first
-        value = option.get_attribute("value", timeout=self.timeout_ms)
+        select.select_option(label=label, timeout=self.timeout_ms)
+        self.settle()
 
-        def teams_for_choice(response: Response) -> bool:
-            return "/api/teams?" in response.url and f"{param}={value}" in response.url
+    def team_options(self) -> list[str]:
+        """The Home Team select's options, as shown."""
+        return [str(t) for t in self.home_team.evaluate(_OPTION_TEXTS)]
 
-        with self.page.expect_response(teams_for_choice, timeout=self.timeout_ms):
-            select.select_option(label=label, timeout=self.timeout_ms)
+    def _refetch_teams(self, age_group: str) -> None:
+        """Ask for the team list once more, one change at a time: another age group, then back."""
+        options = [str(t).strip() for t in self.age_group.evaluate(_OPTION_TEXTS)]
+        other = next((o for o in options if o and o != age_group), None)
+        if other is None:
+            return
+        self._choose(self.age_group, other)
+        self._choose(self.age_group, age_group)
 
-    def schedule(self, *, age_group: str, match_type: str, home: str, away: str, match_date: str) -> None:
-        """Schedule a match (no score): each select's team list is awaited before the teams are picked."""
+    def _not_picked(self, home: str, away: str) -> list[str]:
+        """The team selects that do not show the team picked (a late reset cleared them)."""
+        out = []
+        for name, select, team in (("Home Team", self.home_team, home), ("Away Team", self.away_team, away)):
+            seen = select.evaluate(_READ_SELECT)
+            if str(seen.get("text", "")).strip() != team or not seen.get("value"):
+                out.append(f"{name} showed {str(seen.get('text', '')).strip() or 'nothing'!r} instead of {team!r}")
+        return out
+
+    def schedule(self, *, age_group: str, match_type: str, home: str, away: str, match_date: str) -> SubmitResult:
+        """Schedule a match (no score) and submit it; the result says whether the form sent it."""
         self.wait_loaded()
         if not self.schedule_mode.is_checked():
             self.schedule_mode.check(timeout=self.timeout_ms)
-        self._choose(self.age_group, age_group, "age_group_id")
-        self._choose(self.match_type, match_type, "match_type_id")
-        self.home_team.select_option(label=home, timeout=self.timeout_ms)
-        self.away_team.select_option(label=away, timeout=self.timeout_ms)
+        self._choose(self.age_group, age_group)
+        self._choose(self.match_type, match_type)
+        refetched: list[str] = []
+        while not {home, away} <= set(self.team_options()) and len(refetched) < MAX_REFETCHES:
+            refetched.append(f"Add Match: the team list that landed last lacks {home!r} or {away!r} (a stale "
+                             f"fetch: {self.team_fetches.urls[-2:]}); asked for it again")
+            self._refetch_teams(age_group)
         self.date.fill(match_date, timeout=self.timeout_ms)
-        self.submit_button.click(timeout=self.timeout_ms)
+        repicked: list[str] = []
+        while True:
+            self.home_team.select_option(label=home, timeout=self.timeout_ms)
+            self.away_team.select_option(label=away, timeout=self.timeout_ms)
+            self.settle()
+            cleared = self._not_picked(home, away)
+            if not cleared or len(repicked) >= MAX_REPICKS:
+                break
+            repicked.append(f"Add Match: {'; '.join(cleared)} after a late team reset; picked again "
+                            f"({len(repicked) + 1}/{MAX_REPICKS})")
+        result = self.submit()
+        result.repicked, result.refetched = repicked, refetched
+        return result
+
+    def submit(self) -> SubmitResult:
+        """Click submit; when the form sends nothing, say which fields the browser's validation blocked."""
+        try:
+            with self.page.expect_request(_is_submit_request, timeout=self.timeout_ms):
+                self.submit_button.click(timeout=self.timeout_ms)
+        except PlaywrightTimeoutError:
+            return SubmitResult(sent=False, invalid=self.invalid_fields())
+        return SubmitResult(sent=True)
+
+    def invalid_fields(self) -> list[InvalidField]:
+        rows = self.form.first.evaluate(_INVALID_FIELDS)
+        return [InvalidField(label=str(r["label"]), selector=f"#{r['id']}" if r["id"] else
+                             f"[data-testid={r['testid']!r}]", value=str(r["value"]), message=str(r["message"]))
+                for r in rows]
 
     def selected_season_id(self) -> str:
         return self.season.input_value(timeout=self.timeout_ms)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from mt_verify.browser.console_policy import BrowserEvent
 from mt_verify.redact import redact_text
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class Recorder:
         self.log: list[str] = []
         self.console_errors: list[str] = []
         self.failed_requests: list[str] = []
+        #: The same, structured, for the console policy (:mod:`mt_verify.browser.console_policy`).
+        self.events: list[BrowserEvent] = []
         self._chunks: list[Path] = []
         self._tracing = False
         self._chunk_open = False
@@ -79,6 +82,7 @@ class Recorder:
         where = f" ({loc.get('url')}:{loc.get('lineNumber')})" if loc.get("url") else ""
         line = f"[{msg.type}] {msg.text}{where}"
         self.log.append(line)
+        self.events.append(BrowserEvent("console", msg.text, str(loc.get("url") or ""), level=msg.type))
         # A console error raised by a third-party resource (fonts, telemetry) is not the site's.
         if msg.type == "error" and (not loc.get("url") or self.is_first_party(str(loc.get("url")))):
             self.console_errors.append(line)
@@ -86,11 +90,14 @@ class Recorder:
     def _on_weberror(self, error: WebError) -> None:
         line = f"[pageerror] {error.error}"
         self.log.append(line)
+        self.events.append(BrowserEvent("pageerror", str(error.error)))
         self.console_errors.append(line)
 
     def _on_request_failed(self, request: Request) -> None:
         line = f"{request.method} {request.url}: {request.failure or 'failed'}"
         self.log.append(f"[requestfailed] {line}")
+        self.events.append(BrowserEvent("requestfailed", request.failure or "failed", request.url,
+                                        resource_type=request.resource_type, method=request.method))
         if self.is_first_party(request.url):
             self.failed_requests.append(line)
 
@@ -98,6 +105,9 @@ class Recorder:
         if response.status >= 400:
             line = f"{response.request.method} {response.url}: HTTP {response.status}"
             self.log.append(f"[response] {line}")
+            self.events.append(BrowserEvent("response", f"HTTP {response.status}", response.url,
+                                            resource_type=response.request.resource_type,
+                                            status=response.status, method=response.request.method))
             if self.is_first_party(response.url):
                 self.failed_requests.append(line)
 

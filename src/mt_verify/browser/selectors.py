@@ -74,6 +74,11 @@ HOME_TEAM_SELECT = "#home_team"
 AWAY_TEAM_SELECT = "#away_team"
 SUBMIT_BUTTON = "[data-testid='submit-button']"
 FORM_MESSAGE = "[data-testid='message']"
+#: The request that fills the team selects (path of ``GET /api/teams?match_type_id=&age_group_id=[&division_id=]``).
+TEAMS_PATH = "/api/teams"
+#: The requests a submit sends, in order: the duplicate check, then the write.
+CHECK_MATCH_PATH = "/api/check-match"
+MATCHES_PATH = "/api/matches"
 MSG_MATCH_SCHEDULED = "Match scheduled successfully"
 MSG_SUBMIT_FAILED = "Error submitting match"
 

@@ -171,6 +171,18 @@ def notes_of(tests: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     return dict(sorted(out.items()))
 
 
+def _run_notes(run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Notes about the whole run, not one test: allow-list entries no process matched (every one is listed)."""
+    from mt_verify.allowlist_usage import stale_notes
+
+    out: dict[str, dict[str, Any]] = {}
+    for n in stale_notes(run.get("dir")):
+        entry = out.setdefault(n["kind"], {"count": 0, "examples": []})
+        entry["count"] += 1
+        entry["examples"].append({"nodeid": "(run)", "text": one_line(n["text"], 300)})
+    return out
+
+
 def build(
     records: Iterable[TestOutcome],
     *,
@@ -198,7 +210,7 @@ def build(
         "counts": _counts(tests),
         "gate_counts": _counts(gate_tests),
         "areas": _area_rows(tests, not_run_reason),
-        "notes": notes_of(tests),
+        "notes": {**notes_of(tests), **_run_notes(run)},
         "tests": tests,
         "gate": None,
     }
@@ -359,6 +371,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         for kind, entry in notes.items():
             example = entry["examples"][0]["text"] if entry.get("examples") else ""
             lines.append(f"- {_cell(kind)}: {entry.get('count', 0)} (e.g. {_cell(example, 200)})")
+            if kind == "stale-allow-list":  # every stale entry by name: the allow-list can shrink
+                lines += [f"  - {_cell(e['text'], 200)}" for e in entry["examples"][1:]]
         lines += ["", "</details>"]
     if run.get("dir"):
         lines += ["", f"Reports: `{run['dir']}` (summary.json, junit.xml, allure-results/, evidence/)"]
