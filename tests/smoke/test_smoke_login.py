@@ -82,6 +82,10 @@ def test_login_wrong_password_is_refused(page: Page, recorder: Recorder, environ
     attempt = modal.sign_in(user, wrong, while_typing_password=recorder.untraced)
     resource = f"{site}/ sign-in as {user} with a wrong password"
     check(not attempt.signed_in, env, resource, "refused (no user menu)", "signed in")
+    check(attempt.status == 401, env, f"{resource}: POST /api/auth/login", "refused by the API (HTTP 401)",
+          f"HTTP {attempt.status}" if attempt.status else "no answer (the API did not respond)",
+          next_step="a refusal that is not a 401 is the API failing, not judging the password: "
+                    "curl -sS -X POST <api>/api/auth/login -d '{\"username\":\"x\",\"password\":\"y\"}'")
     check(bool(attempt.error), env, resource, "an error message in the login form",
           f"none within {environment.smoke.timeout:g} s")
     check(not app.local_storage(sel.STORAGE_AUTH_TOKEN), env, f"{resource}: localStorage", "no auth_token",

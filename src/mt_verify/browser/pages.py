@@ -100,6 +100,8 @@ class LoginAttempt:
     error: str | None
     #: Seconds from the click on Login to the user menu (or the error) appearing.
     elapsed_s: float
+    #: HTTP status of ``POST /api/auth/login`` (None: no answer came, e.g. the API was unreachable).
+    status: int | None = None
 
 
 class LoginModal(_View):
@@ -126,6 +128,13 @@ class LoginModal(_View):
         shell = AppShell(self.page, self.timeout_ms)
         outcome = shell.user_menu.or_(self.error)
         guard = while_typing_password() if while_typing_password else nullcontext()
+        statuses: list[int] = []
+
+        def on_response(resp: Response) -> None:  # the status only: no body is read
+            if resp.request.method == "POST" and urlsplit(resp.url).path.endswith(sel.LOGIN_PATH):
+                statuses.append(resp.status)
+
+        self.page.on("response", on_response)
         with guard:
             self.password.fill(password, timeout=self.timeout_ms)
             start = time.monotonic()
@@ -137,9 +146,11 @@ class LoginModal(_View):
             elapsed = time.monotonic() - start
             if self.error.is_visible():
                 self.password.fill("", timeout=self.timeout_ms)  # no snapshot after this holds the password
+        self.page.remove_listener("response", on_response)
         signed_in = shell.user_menu.is_visible()
         error = self.error.first.text_content() if not signed_in and self.error.count() else None
-        return LoginAttempt(signed_in=signed_in, error=" ".join(error.split()) if error else None, elapsed_s=elapsed)
+        return LoginAttempt(signed_in=signed_in, error=" ".join(error.split()) if error else None, elapsed_s=elapsed,
+                            status=statuses[-1] if statuses else None)
 
 
 @dataclass(frozen=True)

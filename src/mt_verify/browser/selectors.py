@@ -79,6 +79,8 @@ TEAMS_PATH = "/api/teams"
 #: The requests a submit sends, in order: the duplicate check, then the write.
 CHECK_MATCH_PATH = "/api/check-match"
 MATCHES_PATH = "/api/matches"
+#: The login request (``LoginForm.vue``; contract 1.5): 200 signs in, 401 refuses the password.
+LOGIN_PATH = "/api/auth/login"
 MSG_MATCH_SCHEDULED = "Match scheduled successfully"
 MSG_SUBMIT_FAILED = "Error submitting match"
 
