@@ -1,5 +1,6 @@
-"""A cancelled gate (SIGTERM, as CI runners cancel jobs) leaves no Lease behind, says what state it left, and the
-next gate can still roll a bad release back. SIGTERM at each phase: the first run, the confirmation, the rollback
+"""The gate when things go badly. An outage (the API down while the site answers) is rolled back: exit 1, never 4.
+A cancelled gate (SIGTERM, as CI runners cancel jobs) leaves no Lease behind, says what state it left, and the next
+gate can still roll a bad release back; SIGTERM at each phase: the first run, the confirmation, the rollback
 command, the verification after it."""
 
 from __future__ import annotations
@@ -93,3 +94,15 @@ def test_sigterm_leaves_no_lease_and_the_next_gate_rolls_back(sandbox_world: Wor
     world.deploy(BAD, "health-down")
     run = world.gate("--rollback")
     assert run.code == 1, run.output
+
+
+def test_a_release_that_takes_the_api_down_is_rolled_back(sandbox_world: World) -> None:
+    """The worst outage: the API refuses connections while the site answers. The API checks fail (not a suite
+    error), the gate confirms, rolls back and verifies green: exit 1, never 4."""
+    world = sandbox_world
+    world.deploy(BAD, "api-down")
+    run = world.gate("--rollback")
+    assert run.code == 1, run.output
+    assert "the API is down" in run.output
+    assert run.result["verdict"] == "failed" and run.result["confirmed_failures"], run.result
+    assert world.state()["served"]["version"] == GOOD_BEFORE
