@@ -14,10 +14,12 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -35,7 +37,7 @@ SERVICE_CIDR = "10.0.0.0/24"
 #: kwok hands out pod IPs from here; nothing ever listens on them (no traffic is sent to pods).
 POD_CIDR = "10.244.0.0/16"
 ADMIN_USER = "mt-sandbox-admin"
-START_DEADLINE = 60.0
+START_DEADLINE = 90.0
 
 
 def free_port() -> int:
@@ -148,9 +150,20 @@ class ControlPlane:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise StartError(f"{name} not ready after {deadline_s:g} s; its log ends:\n{self._tail(name)}")
+                raise StartError(f"{name} not ready after {deadline_s:g} s{self._why_not_ready(name)}; its log "
+                                 f"ends:\n{self._tail(name)}")
             time.sleep(pause)  # a poll with a deadline, not a bare sleep
             pause = min(pause * 1.5, 0.5)
+
+    def _why_not_ready(self, name: str) -> str:
+        if name != "kube-apiserver":
+            return ""
+        try:
+            _code, body = self.get("/readyz?verbose", timeout=3.0)
+        except OSError as exc:
+            return f" (/readyz: {exc})"
+        failed = [ln.strip() for ln in body.decode(errors="replace").splitlines() if ln.startswith("[-]")]
+        return f" (/readyz: {'; '.join(failed)[:400]})" if failed else ""
 
     def _port_open(self, port: int) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -176,8 +189,11 @@ class ControlPlane:
         self.logs.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         self._pki()
-        db = f"sqlite://{self.dir / 'state.db'}?_journal=WAL&cache=shared"
-        self._spawn("kine", [str(self.bin.kine), "--endpoint", db,
+        # The database lives in memory-backed /dev/shm where there is one: every API write is an SQLite commit,
+        # and fsync on a loaded 2-core VM's disk made the API server's own start-up take minutes.
+        self.db_dir = Path(tempfile.mkdtemp(prefix="mt-kine-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+        db = f"sqlite://{self.db_dir / 'state.db'}?_journal=WAL&cache=shared"
+        self._spawn("kine", [str(self.bin.kine), "--endpoint", db, "--datastore-poll-interval", "100ms",
                              "--listen-address", f"{HOST}:{self.kine_port}", "--metrics-bind-address", "0"])
         self._wait("kine", lambda: self._port_open(self.kine_port))
         self.timings["kine"] = time.monotonic() - t0
@@ -210,7 +226,7 @@ class ControlPlane:
         self._spawn("kube-scheduler", [str(self.bin.scheduler), f"--kubeconfig={kc}", "--secure-port=0",
                                        "--leader-elect=false", "--kube-api-qps=500", "--kube-api-burst=1000"])
         self.kwok_port = free_port()
-        self._spawn("kwok", [str(self.bin.kwok), f"--kubeconfig={kc}", "--manage-all-nodes=false",
+        self._spawn("kwok", [str(self.bin.kwok), f"--kubeconfig={kc}",
                              "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                              f"--config={self.kwok_config()}", f"--server-address={HOST}:{self.kwok_port}",
                              f"--cidr={POD_CIDR}", "--node-ip=10.240.0.1"])
@@ -242,3 +258,5 @@ class ControlPlane:
                 proc.kill()
                 proc.wait(2)
         self.procs = []
+        if getattr(self, "db_dir", None) is not None:
+            shutil.rmtree(self.db_dir, ignore_errors=True)

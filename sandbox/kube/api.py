@@ -8,6 +8,7 @@ import json
 import re
 import threading
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -130,6 +131,62 @@ def field_matcher(selector: str) -> Any:
             raise ApiError(400, "BadRequest", f'"{key}" is not a known field selector: only "{known}"')
         tests.append((key, value, neg))
     return lambda obj: all((_dig(obj, k) != v) if n else (_dig(obj, k) == v) for k, v, n in tests)
+
+
+# -- server-side printing (what kubectl get asks for: Accept: ...;as=Table;g=meta.k8s.io;v=v1) -------------
+
+def _age(obj: OBJ) -> str:
+    created = (obj.get("metadata") or {}).get("creationTimestamp")
+    if not created:
+        return "<unknown>"
+    secs = max(int(time.time() - datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+def _pod_cells(pod: OBJ) -> list[Any]:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    ready = sum(1 for cs in statuses if cs.get("ready"))
+    reason = (pod.get("status") or {}).get("phase", "Unknown")
+    for cs in statuses:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            reason = waiting["reason"]
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    restarts = sum(int(cs.get("restartCount") or 0) for cs in statuses)
+    return [f"{ready}/{len((pod.get('spec') or {}).get('containers') or [])}", reason, restarts]
+
+
+def _deployment_cells(dep: OBJ) -> list[Any]:
+    st = dep.get("status") or {}
+    return [f"{st.get('readyReplicas', 0)}/{(dep.get('spec') or {}).get('replicas', 1)}",
+            st.get("updatedReplicas", 0), st.get("availableReplicas", 0)]
+
+
+#: plural-less by kind: extra columns (name, type) and their cells, between NAME and AGE, as kubectl prints them.
+TABLE_COLUMNS: dict[str, tuple[list[tuple[str, str]], Any]] = {
+    "Pod": ([("Ready", "string"), ("Status", "string"), ("Restarts", "string")], _pod_cells),
+    "Deployment": ([("Ready", "string"), ("Up-to-date", "integer"), ("Available", "integer")], _deployment_cells),
+}
+
+
+def as_table(found: OBJ) -> OBJ:
+    """A list or an object as the ``meta.k8s.io/v1`` Table a real API server returns to ``kubectl get``."""
+    items = found.get("items") if "items" in found else [found]
+    kind = (found.get("kind") or "").removesuffix("List") if "items" in found else found.get("kind", "")
+    extra, cells = TABLE_COLUMNS.get(kind, ([], lambda _o: []))
+    columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+    columns += [{"name": n, "type": ty, "format": "", "description": n, "priority": 0} for n, ty in extra]
+    columns.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
+    rows = [{"cells": [o["metadata"]["name"], *cells(o), _age(o)],
+             "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}}
+            for o in items or []]
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": (found.get("metadata") or {}).get("resourceVersion", "")},
+            "columnDefinitions": columns, "rows": rows}
 
 
 # -- handler -----------------------------------------------------------------------------------------
@@ -345,7 +402,11 @@ def handler_for(cluster: Cluster) -> type[Handler]:
                     self._watch(parts.path, query)
                     return
                 if method == "GET":
-                    self._reply(200, cluster.get(parts.path, query))
+                    found = cluster.get(parts.path, query)
+                    if "as=Table" in (self.headers.get("Accept") or "") and found.get("kind") not in (
+                            "APIResourceList", "APIGroupList", "APIGroup", "APIVersions"):
+                        found = as_table(found)
+                    self._reply(200, found)
                     return
                 try:
                     body = json.loads(raw) if raw else None
