@@ -192,7 +192,10 @@ class ControlPlane:
         # The database lives in memory-backed /dev/shm where there is one: every API write is an SQLite commit,
         # and fsync on a loaded 2-core VM's disk made the API server's own start-up take minutes.
         self.db_dir = Path(tempfile.mkdtemp(prefix="mt-kine-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
-        db = f"sqlite://{self.db_dir / 'state.db'}?_journal=WAL&cache=shared"
+        # kine's own default parameters (a DSN of ours replaces them all): without _busy_timeout and
+        # _txlock=immediate, concurrent writes fail with SQLITE_BUSY and the API server loses creates at start-up.
+        db = (f"sqlite://{self.db_dir / 'state.db'}?_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL"
+              "&_txlock=immediate&_stmt_cache_size=20&cache=shared")
         self._spawn("kine", [str(self.bin.kine), "--endpoint", db, "--datastore-poll-interval", "100ms",
                              "--listen-address", f"{HOST}:{self.kine_port}", "--metrics-bind-address", "0"])
         self._wait("kine", lambda: self._port_open(self.kine_port))
