@@ -175,9 +175,13 @@ class RealCluster:
                            CONTEXT)
 
     def _crds_served(self) -> bool:
-        code, body = self.cp.get("/apis/cert-manager.io/v1")
-        code2, _ = self.cp.get("/apis/networking.gke.io/v1")
-        return code == 200 and code2 == 200 and b"certificates" in body
+        for path, plural in (("/apis/cert-manager.io/v1", b"certificates"),
+                             ("/apis/networking.gke.io/v1", b"managedcertificates"),
+                             ("/apis/argoproj.io/v1alpha1", b"applications")):
+            code, body = self.cp.get(path)
+            if code != 200 or plural not in body:
+                return False
+        return True
 
     def _nodes_ready(self) -> bool:
         nodes = self.core.list_node().items
