@@ -105,3 +105,22 @@ def test_real_fault_fails_exactly_its_checks(real_world: RealWorld, tmp_path: Pa
     assert run.failed == REAL[fault], run.output
     assert not run.errors, run.output
     assert run.returncode == 1, run.output
+
+
+def test_kubectl_sees_what_it_sees_on_the_simulated_api(healthy: RealWorld) -> None:
+    """The real side of ``test_kubectl_conformance.py``: the same commands, the same shape of answer."""
+    ro = healthy.env["MT_SANDBOX_KUBE_CONTEXT"]
+    deps = healthy.kubectl("get", "deployments", "-n", "missing-table", context=ro)
+    header, *rows = deps.stdout.splitlines()
+    assert header.split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], deps.stderr
+    assert sorted(r.split()[0] for r in rows) == ["missing-table-backend", "missing-table-frontend",
+                                                 "missing-table-redis"]
+    assert all(r.split()[1] == "1/1" for r in rows)
+    pods = healthy.kubectl("get", "pods", "-n", "missing-table", "-l", "app.kubernetes.io/component=backend",
+                           context=ro)
+    assert pods.stdout.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], pods.stderr
+    assert "Running" in pods.stdout
+    done = healthy.kubectl("rollout", "status", "deployment/missing-table-backend", "-n", "missing-table",
+                           "--timeout=30s", context=ro)
+    assert done.returncode == 0, done.stderr
+    assert 'deployment "missing-table-backend" successfully rolled out' in done.stdout
