@@ -55,6 +55,18 @@ def _die_with_parent() -> None:
     os.setsid()
 
 
+def _remove_stale_databases(parent: Path) -> None:
+    """Databases of sandboxes that were killed before they could clean up (their owner process is gone)."""
+    for d in parent.glob("mt-kine-*"):
+        try:
+            pid = int((d / "owner.pid").read_text(encoding="utf-8"))
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (OSError, ValueError):  # no marker yet (starting), or another user's
+            continue
+
+
 class StartError(RuntimeError):
     """A piece did not come up: names it, and ends with the last lines of its log."""
 
@@ -191,7 +203,10 @@ class ControlPlane:
         self._pki()
         # The database lives in memory-backed /dev/shm where there is one: every API write is an SQLite commit,
         # and fsync on a loaded 2-core VM's disk made the API server's own start-up take minutes.
-        self.db_dir = Path(tempfile.mkdtemp(prefix="mt-kine-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+        shm = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+        _remove_stale_databases(shm or Path(tempfile.gettempdir()))
+        self.db_dir = Path(tempfile.mkdtemp(prefix="mt-kine-", dir=shm))
+        (self.db_dir / "owner.pid").write_text(str(os.getpid()), encoding="utf-8")
         # kine's own default parameters (a DSN of ours replaces them all): without _busy_timeout and
         # _txlock=immediate, concurrent writes fail with SQLITE_BUSY and the API server loses creates at start-up.
         db = (f"sqlite://{self.db_dir / 'state.db'}?_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL"
