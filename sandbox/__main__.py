@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("serve", "explore"):
         s = sub.add_parser(name)
         s.add_argument("--fault", action="append", default=[], help="switch a fault on (repeatable)")
-        s.add_argument("--layout", choices=["helm", "argocd", "none"], default="helm")
+        s.add_argument("--layout", choices=["helm", "argocd", "real", "none"], default="helm")
         s.add_argument("--state-dir", type=Path, default=None)
         s.add_argument("--ready-json", action="store_true", help="print one JSON line when ready; stop on stdin EOF")
     d = sub.add_parser("deploy")
@@ -75,7 +75,7 @@ def serve(args: argparse.Namespace) -> int:
         sb = start(state_dir, faults=set(args.fault), layout=None if args.layout == "none" else args.layout,
                    smoke_password=os.environ.get("MT_SMOKE_PASSWORD") or None,
                    smoke_username=os.environ.get("MT_SMOKE_USERNAME") or None)
-    except ValueError as exc:
+    except (ValueError, OSError, RuntimeError) as exc:  # a real cluster that cannot start raises the latter two
         if own_state:
             shutil.rmtree(state_dir, ignore_errors=True)
         known = ", ".join(sorted(all_faults()))

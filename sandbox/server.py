@@ -42,7 +42,17 @@ def all_faults() -> dict[str, str]:
         from sandbox import kube
     except ImportError:  # the simulated cluster is not built yet
         return dict(app.FAULTS)
-    return {**app.FAULTS, **kube.FAULTS}
+    from sandbox.cluster.world import FAULTS as REAL_FAULTS
+
+    return {**app.FAULTS, **REAL_FAULTS, **kube.FAULTS}
+
+
+def real_cluster_unsupported(faults: set[str]) -> set[str]:
+    """Cluster faults the simulated cluster has but the real one cannot cause (they must not pass unnoticed)."""
+    from sandbox import kube
+    from sandbox.cluster.world import FAULTS as REAL_FAULTS
+
+    return {f for f in faults if f in kube.FAULTS and f not in REAL_FAULTS}
 
 
 @dataclass
@@ -97,6 +107,8 @@ class Sandbox:
         unknown = faults - set(all_faults())
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        if getattr(self.kube, "layout", None) == "real" and real_cluster_unsupported(faults):
+            raise ValueError(f"not a fault of the real cluster: {', '.join(sorted(real_cluster_unsupported(faults)))}")
         tls_changed = {f for f in faults ^ self.world.faults if f.startswith("tls-")}
         self.world.faults = faults
         if tls_changed and self.tls_server is not None:
@@ -124,6 +136,16 @@ class Sandbox:
             self.world.release = release
             if self.kube is not None:
                 self.kube.deploy(release, faults)
+
+    def served(self, release: Release) -> None:
+        """The real cluster's backend now runs ``release`` (a rollout completed, e.g. after a real ``helm
+        rollback``): the app serves it, without the faults the replaced release brought."""
+        with self.world.lock:
+            if release == self.world.release:
+                return
+            self.world.release = release
+            self.world.faults = self.world.faults - self.release_faults
+            self.release_faults = set()
 
     def rollback(self, revision: int | None) -> dict[str, Any]:
         with self.world.lock:
@@ -212,7 +234,23 @@ def start(
     }
     sb._apply_outages()
 
-    if layout is not None:
+    if layout == "real":
+        import sys
+
+        from sandbox.cluster.world import RealCluster
+
+        if real_cluster_unsupported(set(faults)):
+            sb.stop()
+            raise ValueError(f"not a fault of the real cluster: {', '.join(sorted(real_cluster_unsupported(faults)))}")
+        try:
+            sb.kube = RealCluster.start(state_dir, release=release, previous=previous, faults=set(faults),
+                                        on_served=sb.served)
+        except BaseException:
+            sb.stop()
+            raise
+        print(f"sandbox: real cluster up in {sb.kube.timings['total_s']:.1f} s ({sb.kube.timings})", file=sys.stderr,
+              flush=True)
+    elif layout is not None:
         from sandbox import kube
 
         sb.kube = kube.start(state_dir=state_dir, release=release, previous=previous, faults=set(faults),
@@ -237,6 +275,12 @@ def start(
         sb.urls.update({
             "MT_SANDBOX_KUBECONFIG": str(sb.kube.kubeconfig),
             "MT_SANDBOX_KUBE_CONTEXT": sb.kube.context,
+        })
+    if layout == "real":
+        sb.urls.update({
+            "MT_SANDBOX_KUBE_ADMIN_CONTEXT": sb.kube.admin_context,
+            "MT_SANDBOX_HELM": str(sb.kube.bin.helm),
+            "MT_SANDBOX_CLUSTER_STARTUP_S": str(sb.kube.timings.get("total_s", "")),
         })
     (state_dir / "sandbox.json").write_text(json.dumps({"pid": os.getpid(), "env": _public(sb.urls)}))
     return sb

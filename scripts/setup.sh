@@ -2,12 +2,19 @@
 # Install everything mt-verify needs on a fresh Debian 12 machine, then verify the sandbox.
 #   bash scripts/setup.sh                 install, then run the suite against the sandbox
 #   bash scripts/setup.sh --install-only  install only
+#   bash scripts/setup.sh --with-real-cluster   also build the real cluster (scripts/build-cluster.sh; ~25 min cold)
 # Idempotent: a second run only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 run_suite=1
-[ "${1:-}" = "--install-only" ] && run_suite=0
+real_cluster=0
+for arg in "$@"; do
+  case "$arg" in
+    --install-only) run_suite=0 ;;
+    --with-real-cluster) real_cluster=1 ;;   # also build the real cluster (~25 min cold; a cache outside the repo)
+  esac
+done
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -32,6 +39,11 @@ echo "==> pip install -e .[dev]"
 # Allure 3 (Node) renders the HTML report: mt-verify report.
 if [ -f scripts/install-allure.sh ]; then
   bash scripts/install-allure.sh || echo "warning: Allure could not be installed; reports stay as results and summaries"
+fi
+
+if [ "$real_cluster" -eq 1 ]; then
+  echo "==> bash scripts/build-cluster.sh"
+  bash scripts/build-cluster.sh
 fi
 
 if [ "$run_suite" -eq 1 ]; then

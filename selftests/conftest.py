@@ -12,3 +12,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+# The real-cluster sandbox (selftests/realcluster.py): one session fixture shared by every -m realcluster module.
+from selftests.realcluster import healthy, real_world  # noqa: E402,F401

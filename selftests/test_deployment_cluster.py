@@ -91,7 +91,7 @@ def test_probe_reads_the_namespace_once(cluster: KubeHandle) -> None:
 @pytest.mark.parametrize(("fault", "error", "text"), [
     ("kube-forbidden", Forbidden, "forbidden: list deployments in namespace missing-table"),
     ("kube-unauthorized", ClusterAccessError, "rejected the suite's credentials (HTTP 401"),
-    ("kube-unreachable", ClusterAccessError, "cannot reach the Kubernetes API at http://127.0.0.1:"),
+    ("kube-unreachable", ClusterAccessError, "cannot reach the Kubernetes API at https://127.0.0.1:"),
 ])
 def test_access_faults_raise_suite_errors(cluster: KubeHandle, fault: str, error: type[Exception], text: str) -> None:
     cluster.set_faults({fault})

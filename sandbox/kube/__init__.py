@@ -14,10 +14,13 @@ Never imported by the suite itself: the suite talks to it over HTTP with the off
 
 from __future__ import annotations
 
+import base64
 import socket
+import ssl
 from pathlib import Path
 from typing import Any
 
+import trustme
 import yaml
 
 from sandbox.kube.api import TOKEN, Cluster, handler_for
@@ -38,12 +41,38 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+class TlsApiServer(Server):
+    """The simulated API server speaks TLS, like every real one: client-go (kubectl, the official clients) sends a
+    bearer token only over TLS, so a plain-http kubeconfig gets 401 from real kubectl."""
+
+    context: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        sock.settimeout(30)
+        # The handshake happens in the handler's thread, on first read: a slow client never blocks accept().
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # failed handshakes, dropped watches
+        pass
+
+
+def _tls_context(state_dir: Path) -> tuple[ssl.SSLContext, bytes]:
+    ca = trustme.CA(organization_name="mt-verify sandbox cluster CA")
+    leaf = ca.issue_cert(HOST, "localhost", "kubernetes.default.svc")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(ctx)
+    ca.cert_pem.write_to_path(str(state_dir / "kube-ca.pem"))
+    return ctx, ca.cert_pem.bytes()
+
+
 class KubeHandle:
-    def __init__(self, cluster: Cluster, server: Server, kubeconfig: Path, layout: str) -> None:
+    def __init__(self, cluster: Cluster, server: Server, kubeconfig: Path, layout: str, ca_pem: bytes) -> None:
         self._cluster = cluster
         self._server = server
         self.layout = layout
-        self.url = f"http://{HOST}:{server.server_port}"
+        self.url = f"https://{HOST}:{server.server_port}"
+        self.ca_pem = ca_pem
         self.kubeconfig = kubeconfig
         self.context = CONTEXT
         self.namespace = NAMESPACE
@@ -61,10 +90,12 @@ class KubeHandle:
         if "kube-unreachable" in self.world.faults:
             if self._closed is None:
                 self._closed = _closed_port()
-            server = f"http://{HOST}:{self._closed}"
+            server = f"https://{HOST}:{self._closed}"
+        ca = base64.b64encode(self.ca_pem).decode()
         config = {
             "apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": CONTEXT,
-            "clusters": [{"name": "sandbox-cluster", "cluster": {"server": server}}],
+            "clusters": [{"name": "sandbox-cluster", "cluster": {"server": server,
+                                                                 "certificate-authority-data": ca}}],
             "users": [{"name": "mt-verify-readonly", "user": {"token": TOKEN}}],
             "contexts": [{"name": CONTEXT, "context": {"cluster": "sandbox-cluster", "user": "mt-verify-readonly",
                                                        "namespace": NAMESPACE}}],
@@ -111,5 +142,7 @@ def start(*, state_dir: Path, release: Release, previous: Release, faults: set[s
         raise ValueError(f"unknown cluster layout {layout!r}; known: {', '.join(LAYOUTS)}")
     state_dir.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(World(layout, release, previous, set(faults)))
-    server = serve(Server((HOST, 0), handler_for(cluster)), "sandbox-kube")
-    return KubeHandle(cluster, server, state_dir / "kubeconfig", layout)
+    server = TlsApiServer((HOST, 0), handler_for(cluster))
+    server.context, ca_pem = _tls_context(state_dir)
+    serve(server, "sandbox-kube")
+    return KubeHandle(cluster, server, state_dir / "kubeconfig", layout, ca_pem)

@@ -9,6 +9,7 @@ import json
 import re
 import threading
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +17,8 @@ from sandbox.kube.world import OBJ, World, micro
 from sandbox.listener import Handler
 
 TOKEN = "sandbox-token"
-USER = "system:serviceaccount:mt-verify:mt-verify-readonly"
+#: The ServiceAccount deploy/rbac-readonly.yaml creates (mt-verify in missing-table), as the real API names it.
+USER = "system:serviceaccount:missing-table:mt-verify"
 
 #: (group, version, plural) -> (Kind, namespaced)
 RESOURCES: dict[tuple[str, str, str], tuple[str, bool]] = {
@@ -29,6 +31,7 @@ RESOURCES: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("", "v1", "configmaps"): ("ConfigMap", True),
     ("apps", "v1", "deployments"): ("Deployment", True),
     ("apps", "v1", "replicasets"): ("ReplicaSet", True),
+    ("batch", "v1", "jobs"): ("Job", True),
     ("discovery.k8s.io", "v1", "endpointslices"): ("EndpointSlice", True),
     ("networking.k8s.io", "v1", "ingresses"): ("Ingress", True),
     ("coordination.k8s.io", "v1", "leases"): ("Lease", True),
@@ -36,6 +39,9 @@ RESOURCES: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("cert-manager.io", "v1", "certificates"): ("Certificate", True),
     ("argoproj.io", "v1alpha1", "applications"): ("Application", True),
 }
+SHORT_NAMES = {"namespaces": ["ns"], "pods": ["po"], "services": ["svc"], "endpoints": ["ep"], "events": ["ev"],
+               "deployments": ["deploy"], "replicasets": ["rs"], "ingresses": ["ing"],
+               "certificates": ["cert", "certs"], "managedcertificates": ["mcrt"], "applications": ["app", "apps"]}
 #: Custom resources exist only in the layout that installs their CRD.
 CRDS = {"helm": {"managedcertificates"}, "argocd": {"certificates", "applications"}}
 
@@ -129,6 +135,62 @@ def field_matcher(selector: str) -> Any:
     return lambda obj: all((_dig(obj, k) != v) if n else (_dig(obj, k) == v) for k, v, n in tests)
 
 
+# -- server-side printing (what kubectl get asks for: Accept: ...;as=Table;g=meta.k8s.io;v=v1) -------------
+
+def _age(obj: OBJ) -> str:
+    created = (obj.get("metadata") or {}).get("creationTimestamp")
+    if not created:
+        return "<unknown>"
+    secs = max(int(time.time() - datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+def _pod_cells(pod: OBJ) -> list[Any]:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    ready = sum(1 for cs in statuses if cs.get("ready"))
+    reason = (pod.get("status") or {}).get("phase", "Unknown")
+    for cs in statuses:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            reason = waiting["reason"]
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    restarts = sum(int(cs.get("restartCount") or 0) for cs in statuses)
+    return [f"{ready}/{len((pod.get('spec') or {}).get('containers') or [])}", reason, restarts]
+
+
+def _deployment_cells(dep: OBJ) -> list[Any]:
+    st = dep.get("status") or {}
+    return [f"{st.get('readyReplicas', 0)}/{(dep.get('spec') or {}).get('replicas', 1)}",
+            st.get("updatedReplicas", 0), st.get("availableReplicas", 0)]
+
+
+#: plural-less by kind: extra columns (name, type) and their cells, between NAME and AGE, as kubectl prints them.
+TABLE_COLUMNS: dict[str, tuple[list[tuple[str, str]], Any]] = {
+    "Pod": ([("Ready", "string"), ("Status", "string"), ("Restarts", "string")], _pod_cells),
+    "Deployment": ([("Ready", "string"), ("Up-to-date", "integer"), ("Available", "integer")], _deployment_cells),
+}
+
+
+def as_table(found: OBJ) -> OBJ:
+    """A list or an object as the ``meta.k8s.io/v1`` Table a real API server returns to ``kubectl get``."""
+    items = found.get("items") if "items" in found else [found]
+    kind = (found.get("kind") or "").removesuffix("List") if "items" in found else found.get("kind", "")
+    extra, cells = TABLE_COLUMNS.get(kind, ([], lambda _o: []))
+    columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+    columns += [{"name": n, "type": ty, "format": "", "description": n, "priority": 0} for n, ty in extra]
+    columns.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
+    rows = [{"cells": [o["metadata"]["name"], *cells(o), _age(o)],
+             "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}}
+            for o in items or []]
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": (found.get("metadata") or {}).get("resourceVersion", "")},
+            "columnDefinitions": columns, "rows": rows}
+
+
 # -- handler -----------------------------------------------------------------------------------------
 
 class Cluster:
@@ -175,14 +237,69 @@ class Cluster:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return group, version, plural, ns, name
 
+    # -- discovery (what kubectl reads before anything else) --------------------------------------------
+
+    def _served(self) -> list[tuple[str, str, str, str, bool]]:
+        """(group, version, plural, kind, namespaced) the API serves in this layout."""
+        out = []
+        for (group, version, plural), (kind, namespaced) in RESOURCES.items():
+            owner = next((layout for layout, names in CRDS.items() if plural in names), None)
+            if owner is None or owner == self.world.layout:
+                out.append((group, version, plural, kind, namespaced))
+        return out
+
+    def discovery(self, path: str) -> OBJ | None:
+        """``/api``, ``/apis``, ``/api/v1``, ``/apis/G``, ``/apis/G/V`` (legacy discovery documents), else None."""
+        served = self._served()
+        groups: dict[str, str] = {}
+        for group, version, *_ in served:
+            if group:
+                groups.setdefault(group, version)
+        path = path.rstrip("/")
+        if path == "/api":
+            return {"kind": "APIVersions", "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443"}]}
+
+        def group_doc(g: str) -> OBJ:
+            gv = {"groupVersion": f"{g}/{groups[g]}", "version": groups[g]}
+            return {"name": g, "versions": [gv], "preferredVersion": gv}
+
+        if path == "/apis":
+            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group_doc(g) for g in groups]}
+        m = re.match(r"^/apis/([a-z0-9.-]+)$", path)
+        if m and m.group(1) in groups:
+            return {"kind": "APIGroup", "apiVersion": "v1", **group_doc(m.group(1))}
+        m = re.match(r"^/(?:api/(v1)|apis/([a-z0-9.-]+)/(v[0-9a-z]+))$", path)
+        if not m:
+            return None
+        group, version = (m.group(2) or ""), (m.group(1) or m.group(3))
+        resources = []
+        for g, v, plural, kind, namespaced in served:
+            if (g, v) != (group, version):
+                continue
+            verbs = ["get", "list", "watch"] + (["create", "update", "patch", "delete"] if plural == "leases" else [])
+            entry: OBJ = {"name": plural, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
+                          "verbs": verbs}
+            if plural in SHORT_NAMES:
+                entry["shortNames"] = SHORT_NAMES[plural]
+            resources.append(entry)
+            if plural == "deployments":
+                resources.append({"name": "deployments/status", "singularName": "", "namespaced": True,
+                                  "kind": "Deployment", "verbs": ["get"]})
+        if not resources:
+            return None
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}".lstrip("/"),
+                "resources": resources}
+
     def get(self, path: str, query: dict[str, str]) -> OBJ:
+        found = self.discovery(path)
+        if found is not None:
+            return found
         m = _PATH.match(path)
         if not m:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         group, version, plural, ns, name = self._resource(m)
         kind, namespaced = RESOURCES[(group, version, plural)]
-        if query.get("watch") in ("true", "1"):
-            raise ApiError(405, "MethodNotAllowed", "watch is not supported by the sandbox cluster")
         with self.lock:
             self.world.observe()
             objects = [copy.deepcopy(o) for o in self.configmaps.values()] if plural == "configmaps" \
@@ -226,8 +343,13 @@ class Cluster:
         group, _version, plural, ns, name = self._resource(m)
         if plural not in ("leases", "configmaps") or ns is None:
             verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
-            raise ApiError(403, "Forbidden", f'{plural} is forbidden: User "{USER}" cannot {verb} resource '
-                                             f'"{plural}" in API group "{group}" in the namespace "{ns}"')
+            # Real RBAC's wording: the resource (with its group) and, when one is named, the object.
+            qualified = f"{plural}.{group}" if group else plural
+            what = f'{qualified} "{name}"' if name else qualified
+            raise ApiError(403, "Forbidden", f'{what} is forbidden: User "{USER}" cannot {verb} resource '
+                                             f'"{plural}" in API group "{group}" in the namespace "{ns}"',
+                           {"name": name, "group": group, "kind": plural} if name else {"group": group,
+                                                                                       "kind": plural})
         kind = RESOURCES[(group, _version, plural)][0]
         qualified = f"{plural}.{group}" if group else plural
         with self.lock:
@@ -308,8 +430,15 @@ def handler_for(cluster: Cluster) -> type[Handler]:
                     self._reply(200, {"major": "1", "minor": "35", "gitVersion": "v1.35.0-sandbox",
                                       "platform": "linux/amd64"})
                     return
+                if method == "GET" and query.get("watch") in ("true", "1"):
+                    self._watch(parts.path, query)
+                    return
                 if method == "GET":
-                    self._reply(200, cluster.get(parts.path, query))
+                    found = cluster.get(parts.path, query)
+                    if "as=Table" in (self.headers.get("Accept") or "") and found.get("kind") not in (
+                            "APIResourceList", "APIGroupList", "APIGroup", "APIVersions"):
+                        found = as_table(found)
+                    self._reply(200, found)
                     return
                 try:
                     body = json.loads(raw) if raw else None
@@ -319,6 +448,44 @@ def handler_for(cluster: Cluster) -> type[Handler]:
                 self._reply(code, out)
             except ApiError as exc:
                 self._reply(exc.code, status_body(exc.code, exc.reason, exc.message, exc.details))
+
+        def _watch(self, path: str, query: dict[str, str]) -> None:
+            """A watch: a chunked stream of ``{"type", "object"}`` lines. The simulated objects change with time
+            (a rollout completing) as well as with writes, so each tick sends every object whose rendering changed
+            since the last one (the first tick sends them all as MODIFIED, which an informer takes as a resync).
+            The stream ends after ``timeoutSeconds`` (at most 30 s), as an API server ends it; clients re-watch."""
+            plain = {k: v for k, v in query.items() if k not in ("watch", "resourceVersion", "timeoutSeconds",
+                                                                   "allowWatchBookmarks", "sendInitialEvents")}
+            listed = cluster.get(path, plain)  # raises ApiError (404, 400) before any byte is sent
+            items = listed.get("items", [listed])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            seen: dict[str, str] = {}
+            deadline = time.monotonic() + min(float(query.get("timeoutSeconds") or 30), 30.0)
+            try:
+                while True:
+                    for obj in items:
+                        key = obj["metadata"].get("uid") or obj["metadata"]["name"]
+                        text = json.dumps(obj, sort_keys=True)
+                        if seen.get(key) != text:
+                            seen[key] = text
+                            line = json.dumps({"type": "MODIFIED", "object": obj}).encode() + b"\n"
+                            self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                    self.wfile.flush()
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.25)  # the simulated API's resync tick (a server loop, bounded by the deadline)
+                    try:
+                        listed = cluster.get(path, plain)
+                    except ApiError:
+                        break
+                    items = listed.get("items", [listed])
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:  # the client went away
+                self.close_connection = True
 
         def do_GET(self) -> None:
             self._handle("GET")

@@ -52,6 +52,8 @@ FAULTS: dict[str, str] = {
     "helm-values-stale": "the latest Helm revision's values carry the previous release (version, commitSha, tags)",
     "argocd-out-of-sync": "the Argo CD Application is OutOfSync",
     "argocd-degraded": "the Argo CD Application is Degraded",
+    "cache-flush-failed": "the post-deploy cache-flush Job failed (BackoffLimitExceeded); under Helm, whose "
+                          "post-upgrade hook it is, the release is failed too",
     "kube-unreachable": "the kubeconfig points at a closed port",
     "kube-forbidden": "every API request is refused with 403",
     "kube-unauthorized": "every API request is refused with 401 (expired credentials)",
@@ -256,7 +258,7 @@ class World:
 
     def helm_statuses(self) -> list[tuple[HelmRevision, str]]:
         out = [(rev, rev.status) for rev in self.helm]
-        if out and "helm-failed" in self.faults:
+        if out and ("helm-failed" in self.faults or "cache-flush-failed" in self.faults):
             out[-1] = (out[-1][0], "failed")
         elif out and "helm-pending" in self.faults:
             out[-1] = (out[-1][0], "pending-upgrade")
@@ -615,6 +617,32 @@ class World:
             "reportingComponent": source, "reportingInstance": NODE if source == "kubelet" else "",
         }
 
+    def _cache_flush(self, out: dict[str, list[OBJ]]) -> None:
+        """The post-deploy cache-flush Job: deleted when it succeeds (hook-delete-policy), so only a failed one
+        stays, with the job controller's Warning event."""
+        if "cache-flush-failed" not in self.faults:
+            return
+        release = self.current_release()
+        name = f"{RELEASE}-cache-flush-{release.sha7}"
+        at = self.fault_at.get("cache-flush-failed", time.time())
+        labels = {**self._chart_labels(), "app.kubernetes.io/component": "cache-flush-hook"}
+        message = "Job has reached the specified backoff limit"
+        out["jobs"].append({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": self._meta("Job", name, NAMESPACE, at, labels=labels, generation=1,
+                                   annotations={"helm.sh/hook": "post-install,post-upgrade,post-rollback"}),
+            "spec": {"backoffLimit": 2, "ttlSecondsAfterFinished": 600, "completions": 1, "parallelism": 1},
+            "status": {"failed": 3, "startTime": ts(at), "terminating": 0, "ready": 0,
+                       "conditions": [{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
+                                       "message": message, "lastProbeTime": ts(at + 40),
+                                       "lastTransitionTime": ts(at + 40)},
+                                      {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                       "message": message, "lastProbeTime": ts(at + 40),
+                                       "lastTransitionTime": ts(at + 40)}]},
+        })
+        out["events"].append(self._event("Job", name, "BackoffLimitExceeded", message, at + 40, at + 40,
+                                         api="batch/v1", source="job-controller"))
+
     def _services(self, out: dict[str, list[OBJ]]) -> None:
         for i, c in enumerate(COMPONENTS[self.layout]):
             if c.port is None:
@@ -841,7 +869,7 @@ class World:
         now = time.time() if now is None else now
         out: dict[str, list[OBJ]] = {k: [] for k in (
             "namespaces", "deployments", "replicasets", "pods", "services", "endpoints", "endpointslices", "events",
-            "secrets", "ingresses", "managedcertificates", "certificates", "applications", "leases")}
+            "secrets", "ingresses", "managedcertificates", "certificates", "applications", "leases", "jobs")}
         for name in self.namespaces():
             out["namespaces"].append({"apiVersion": "v1", "kind": "Namespace",
                                       "metadata": self._meta("Namespace", name, None, self.created,
@@ -850,6 +878,7 @@ class World:
         for c in COMPONENTS[self.layout]:
             self._component(c, now, out)
         self._services(out)
+        self._cache_flush(out)
         self._ingress(out)
         self._certificates(now, out)
         if self.layout == "helm":

@@ -235,6 +235,14 @@ def rollout_began(current_sets: dict[str, tuple[OBJ | None, list[OBJ]]], kube_se
 
 
 @pytest.fixture(scope="session")
+def cache_flush_jobs(kube: Kube, kube_settings: Kubernetes) -> list[OBJ]:
+    """The release's post-deploy cache-flush Jobs (``<release>-cache-flush-<sha7>``; a succeeded one is deleted)."""
+    ns, prefix = kube_settings.namespace, f"{kube_settings.release}-cache-flush-"
+    items = kube.items(f"list jobs in namespace {ns}", kube.batch.list_namespaced_job, ns)
+    return [j for j in items if checks.name_of(j).startswith(prefix)]
+
+
+@pytest.fixture(scope="session")
 def helm_secrets(kube: Kube, kube_settings: Kubernetes) -> list[OBJ]:
     if kube_settings.manager != "helm":
         pytest.skip(f"Helm release status is not applicable: namespace {kube_settings.namespace} is managed by "

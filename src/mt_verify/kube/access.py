@@ -112,6 +112,7 @@ class Kube:
         self.server = server
         self.core = k8s.CoreV1Api(api_client)
         self.apps = k8s.AppsV1Api(api_client)
+        self.batch = k8s.BatchV1Api(api_client)
         self.discovery = k8s.DiscoveryV1Api(api_client)
         self.networking = k8s.NetworkingV1Api(api_client)
         self.custom = k8s.CustomObjectsApi(api_client)

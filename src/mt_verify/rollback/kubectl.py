@@ -69,7 +69,10 @@ class KubectlStrategy:
         except (RollbackError, ClusterAccessError) as exc:
             notes.append(f"previous image tag unknown ({exc}); the verification after the rollback will not pin it")
         ns = self.kube.namespace
-        commands = [[*self._base(), "rollout", "undo", f"deployment/{d.name}", "-n", ns] for d in self.kube.deployments]
+        # Only Deployments that change with a release have a ReplicaSet to go back to: one that does not (redis,
+        # at a fixed image) has no rollout history, and `kubectl rollout undo` of it fails the whole rollback.
+        undo = [d for d in self.kube.deployments if d.release_containers] or list(self.kube.deployments)
+        commands = [[*self._base(), "rollout", "undo", f"deployment/{d.name}", "-n", ns] for d in undo]
         commands += [[*self._base(), "rollout", "status", f"deployment/{d.name}", "-n", ns,
                       f"--timeout={int(self.env.rollback.timeout)}s"] for d in self.kube.deployments]
         names = ", ".join(d.name for d in self.kube.deployments)
