@@ -125,6 +125,7 @@ class RealCluster:
             # for its post-install hook Job.
             rc._helm_upgrade(previous, {}, wait=False)
             rc._helm_upgrade(release, {}, wait=True)
+            rc._seed_gate_verdicts({1: previous, 2: release})
             rc.timings["helm_installs_s"] = round(time.monotonic() - t0, 2)
             rc._reconcile_once()
             rc._thread = threading.Thread(target=rc._reconcile_loop, name="real-cluster-reconcile", daemon=True)
@@ -141,6 +142,22 @@ class RealCluster:
         from kubernetes import config as kconfig
 
         return kconfig.new_client_from_config(config_file=str(self.cp.admin_kubeconfig))
+
+    def _seed_gate_verdicts(self, revisions: dict[int, Release]) -> None:
+        """The world as a gate would have left it: the revisions installed before the suite arrived passed their
+        gates (ConfigMap ``mt-verify-gate-<release>``, the format of ``mt_verify.rollback.record``), as the
+        simulated cluster seeds it."""
+        import json
+
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        data = {f"v{n}": json.dumps({"revision": n, "verdict": "passed", "version": r.version,
+                                     "commit_sha": r.commit_sha, "exit_code": 0, "at": at,
+                                     "reason": "every gating check passed"}, sort_keys=True)
+                for n, r in revisions.items()}
+        self.core.create_namespaced_config_map(NAMESPACE, {
+            "metadata": {"name": f"mt-verify-gate-{RELEASE}", "labels": {
+                "app.kubernetes.io/managed-by": "mt-verify", "app.kubernetes.io/instance": RELEASE}},
+            "data": data})
 
     def _bootstrap(self) -> None:
         from kubernetes import client as k8s
