@@ -29,6 +29,7 @@ from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_ar
 from mt_verify.browser.recorder import Recorder, netloc
 from mt_verify.browser.session import UiLogin, register_password, remember_session
 from mt_verify.config import Environment
+from mt_verify.credentials import Credentials
 from mt_verify.errors import BrowserError
 from mt_verify.outcome import warn
 from mt_verify.plugin import outcome_of
@@ -88,7 +89,7 @@ def _publish(item: pytest.Item, files: list[Path]) -> None:
 # -- the whole tier ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session", autouse=True)
-def _mtv_smoke_target(probe: Probe, smoke_credentials: Any) -> None:
+def _mtv_smoke_target(probe: Probe, smoke_credentials: Credentials) -> None:
     """The tier needs a target and the smoke user: no host answering at all is a suite error (a host that is down
     while another answers fails the journeys instead); missing credentials skip the tier naming the variables (or
     fail it when ``smoke.required``)."""
@@ -231,7 +232,7 @@ def page(context: BrowserContext) -> Page:
 
 @pytest.fixture(scope="session")
 def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment: Environment,
-             smoke_credentials: Any, _mtv_private_dir: Path, first_party: set[str],
+             smoke_credentials: Credentials, _mtv_private_dir: Path, first_party: set[str],
              smoke_timeout_ms: float) -> Iterator[UiLogin]:
     """Sign the smoke user in through the UI, once per worker; keep the page for the login journey and the
     storage state for the others. Never raises for what the app does: the login journey reports it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import statistics
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,7 +14,10 @@ from mt_verify.browser.pages import AppShell, LoginModal
 from mt_verify.browser.recorder import Recorder
 from mt_verify.browser.session import UiLogin, remember_session
 from mt_verify.config import Environment
+from mt_verify.credentials import Credentials
+from mt_verify.notes import note
 from mt_verify.outcome import check, fail
+from mt_verify.probe import ApiClient
 
 pytestmark = [pytest.mark.smoke]
 
@@ -31,11 +35,30 @@ def login_budget(environment: Environment) -> float:
     return environment.http.budget_for("/api/auth/login") + environment.http.budget_for("/api/auth/me")
 
 
+def sign_in_samples(first: float, api: ApiClient, creds: Credentials, budget: float) -> list[float]:
+    """One slow sign-in is not an outage: over budget, the two calls the UI waits for (login, then me) are timed
+    again through the API, at most twice, and the median decides (each extra session is logged out)."""
+    samples = [first]
+    for _ in range(2):
+        if statistics.median(samples) <= budget and len(samples) > 1:
+            break
+        login = api.post("/api/auth/login", {"username": creds.username, "password": creds.password},
+                         check_latency=False)
+        token = login.json_object().get("access_token") if login.status == 200 else None
+        if not isinstance(token, str):
+            break
+        me = api.get("/api/auth/me", token=token, check_latency=False)
+        samples.append(login.elapsed + me.elapsed)
+        api.post("/api/auth/logout", token=token, check_latency=False)
+    return samples
+
+
 @pytest.mark.gate
 def test_login_through_ui_shows_user_menu_and_tabs(login_journey: UiLogin, environment: Environment,
-                                                   smoke_credentials: object, smoke_timeout_ms: float) -> None:
+                                                   smoke_credentials: Credentials, smoke_timeout_ms: float,
+                                                   api: ApiClient) -> None:
     env, smoke, site = environment.name, environment.smoke, environment.site.url
-    user = getattr(smoke_credentials, "username", "?")
+    user = smoke_credentials.username
     resource = f"{site}/ sign-in as {user}"
     if login_journey.broken:
         fail(env, resource, "the login modal to open and accept the form", login_journey.broken)
@@ -48,9 +71,18 @@ def test_login_through_ui_shows_user_menu_and_tabs(login_journey: UiLogin, envir
              next_step="check the smoke user's password (CI secret) and POST /api/auth/login; a 401 'Invalid "
                        "credentials' can also mean Supabase Auth is down")
     budget = login_budget(environment)
-    check(attempt.elapsed_s <= budget, env, resource, f"the user menu within {budget:g} s of submitting",
-          f"{attempt.elapsed_s:.2f} s", next_step="look at POST /api/auth/login and GET /api/auth/me latency "
-          "(Supabase Auth, backend CPU)")
+    samples = [attempt.elapsed_s]
+    if attempt.elapsed_s > budget:
+        samples = sign_in_samples(attempt.elapsed_s, api, smoke_credentials, budget)
+        shown = ", ".join(f"{s:.2f}" for s in samples) + " s"
+        if statistics.median(samples) <= budget:
+            note("latency-remeasured", f"UI sign-in {attempt.elapsed_s:.2f} s over its {budget:g} s budget; "
+                                       f"samples {shown}")
+    judged = statistics.median(samples)
+    check(judged <= budget, env, resource, f"the user menu within {budget:g} s of submitting",
+          f"{judged:.2f} s" + (f" (median of {len(samples)}: {', '.join(f'{s:.2f}' for s in samples)} s)"
+                                if len(samples) > 1 else ""),
+          next_step="look at POST /api/auth/login and GET /api/auth/me latency (Supabase Auth, backend CPU)")
     app = AppShell(login_journey.page, smoke_timeout_ms)
     modal = LoginModal(login_journey.page, smoke_timeout_ms)
     ui_check(env, f"{resource}: login form", "closed", lambda: expect(modal.form).to_have_count(0),
@@ -72,9 +104,9 @@ def test_login_through_ui_shows_user_menu_and_tabs(login_journey: UiLogin, envir
 
 @pytest.mark.gate
 def test_login_wrong_password_is_refused(page: Page, recorder: Recorder, environment: Environment,
-                                         smoke_credentials: object, smoke_timeout_ms: float) -> None:
+                                         smoke_credentials: Credentials, smoke_timeout_ms: float) -> None:
     env, site = environment.name, environment.site.url
-    user = getattr(smoke_credentials, "username", "?")
+    user = smoke_credentials.username
     app = AppShell(page, smoke_timeout_ms)
     app.open(site)
     modal = app.open_login()
@@ -93,11 +125,11 @@ def test_login_wrong_password_is_refused(page: Page, recorder: Recorder, environ
 
 
 def test_logout_returns_to_anonymous(page: Page, recorder: Recorder, signed_in: UiLogin, environment: Environment,
-                                     smoke_credentials: object, smoke_timeout_ms: float) -> None:
+                                     smoke_credentials: Credentials, smoke_timeout_ms: float) -> None:
     """Signs in on its own (through the UI): logging out ends that session, not the one the journeys share."""
     env, site = environment.name, environment.site.url
-    user = getattr(smoke_credentials, "username", "?")
-    password = getattr(smoke_credentials, "password", "")
+    user = smoke_credentials.username
+    password = smoke_credentials.password
     app = AppShell(page, smoke_timeout_ms)
     app.open(site)
     attempt = app.open_login().sign_in(user, password, while_typing_password=recorder.untraced)
