@@ -117,6 +117,13 @@ def real_world() -> Iterator[RealWorld]:
 
 @pytest.fixture
 def healthy(real_world: RealWorld) -> RealWorld:
-    """The real cluster with no fault, running the release it started with."""
+    """The real cluster with no fault, running the release it started with, Helm's record included (a gate test
+    leaves another release deployed, or, after ``kubectl rollout undo``, Helm recording the bad one)."""
+    from sandbox.release import CURRENT
+
     real_world.set_faults()
+    values = real_world.helm("get", "values", "missing-table", "-o", "json")
+    recorded = json.loads(values.stdout or "{}").get("commitSha") if values.returncode == 0 else None
+    if recorded != CURRENT.commit_sha or real_world.state()["release"]["version"] != CURRENT.version:
+        real_world.deploy(CURRENT.version)
     return real_world

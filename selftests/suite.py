@@ -55,7 +55,8 @@ class Run:
         summary = json.loads((self.reports / "summary.json").read_text(encoding="utf-8"))
         verdicts = {t["nodeid"]: t["mt_verdict"] for t in summary.get("tests", [])}
         allure: dict[str, str] = {}
-        for path in (self.reports / "allure-results").glob("*-result.json"):
+        results = Path((summary.get("run") or {}).get("allure_results") or self.reports / "allure-results")
+        for path in results.glob("*-result.json"):
             data = json.loads(path.read_text(encoding="utf-8"))
             module = data.get("fullName", "").split("#", 1)[0].replace(".", "/")
             allure[f"{module}.py::{data.get('name', '')}"] = ALLURE_VERDICT.get(data.get("status", ""), "?")

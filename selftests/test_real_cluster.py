@@ -96,7 +96,8 @@ def test_release_was_installed_by_real_helm_at_two_revisions(healthy: RealWorld)
 
 
 @pytest.mark.parametrize("fault", sorted(REAL))
-def test_real_fault_fails_exactly_its_checks(real_world: RealWorld, tmp_path: Path, fault: str) -> None:
+def test_real_fault_fails_exactly_its_checks(healthy: RealWorld, tmp_path: Path, fault: str) -> None:
+    real_world = healthy
     real_world.set_faults(fault)
     try:
         run = real_world.suite(tmp_path, "-m", "deployment", "tests/deployment", "-rA")
