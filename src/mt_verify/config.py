@@ -556,9 +556,6 @@ class Environment(_Model):
     #: Maintenance windows (UTC): a plain run inside one reports but tells nobody (``mt_verify.notify``).
     maintenance: list[MaintenanceWindow] = []
 
-    @property
-    def https(self) -> bool:
-        return self.site.url.startswith("https://")
 
 
 # -- loading -----------------------------------------------------------------------------------

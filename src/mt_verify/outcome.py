@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from mt_verify.errors import CheckFailed, SuiteError, Verdict
 
-__all__ = ["CheckFailed", "CheckWarning", "SuiteError", "TestOutcome", "check", "fail", "message", "suite_error",
+__all__ = ["CheckFailed", "CheckWarning", "SuiteError", "TestOutcome", "check", "fail", "message",
            "warn"]
 
 
@@ -76,10 +76,6 @@ def check(
 
 def warn(env: str, resource: str, text: str) -> None:
     warnings.warn(CheckWarning(f"[{env}] {resource}: {text}"), stacklevel=2)
-
-
-def suite_error(text: str) -> NoReturn:
-    raise SuiteError(text)
 
 
 _RANK: dict[str, int] = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}

@@ -86,11 +86,6 @@ class ServedRelease:
     def sha7(self) -> str | None:
         return self.commit_sha[:7] if self.commit_sha else None
 
-    def image_tag(self, template: str) -> str:
-        return template.format(
-            sha7=self.sha7 or "", sha=self.commit_sha or "", version=self.version, build_id=self.build_id or ""
-        )
-
     def __str__(self) -> str:
         return f"{self.version} ({self.sha7 or 'no commit_sha'})"
 
