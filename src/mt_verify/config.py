@@ -256,8 +256,11 @@ class ConsoleAllow(_Model):
     defect: it is mandatory, and it names the entry in the run's notes (counted when it matches, reported as
     stale when nothing in a run matched it)."""
 
+    #: Regex searched in the console line's text (or a failed request's error).
     pattern: str
+    #: Regex searched in the URL the line comes from (the script that logged it, or the resource that failed).
     source: str | None = None
+    #: Why this is noise and not a defect (mandatory); names the entry in the run's notes.
     reason: Annotated[str, Field(min_length=3)]
 
     @field_validator("pattern", "source")
