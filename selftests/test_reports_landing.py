@@ -107,7 +107,7 @@ class _Outline(HTMLParser):
             self.story[-1] += data
 
 
-@pytest.mark.skip(reason='the 6-character secret rule masks version text in this fixture: follow-up (issue 11/12)')
+@pytest.mark.skip(reason='the 6-character secret rule masks version text here: follow-up')
 def test_landing_page_opens_on_the_verdict_then_tells_the_gate_story_in_order(tmp_path: Path) -> None:
     register_secret(SECRET)
     run = failing_gate_run(tmp_path)
