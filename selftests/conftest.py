@@ -16,3 +16,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # The real-cluster sandbox (selftests/realcluster.py): one session fixture shared by every -m realcluster module.
 from selftests.realcluster import healthy, real_world  # noqa: E402,F401
+
+# A fresh sandbox and a signed-in Chromium page (selftests/signedin.py), for the Add Match form selftests.
+from selftests.signedin import chromium, sandbox, signed_in  # noqa: E402,F401

@@ -9,11 +9,8 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
-
-import pytest
 
 from sandbox import faults
 from sandbox.server import Sandbox, all_faults, start
@@ -36,13 +33,6 @@ def status(url: str) -> int:
             return resp.status
     except urllib.error.HTTPError as err:
         return err.code
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = start(tmp_path / "state", layout=None)
-    yield sb
-    sb.stop()
 
 
 def test_every_fault_of_the_table_is_known_to_the_sandbox() -> None:

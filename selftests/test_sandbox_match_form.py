@@ -5,51 +5,16 @@ second answer back with a Playwright route, so the order is the one that fooled 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
-
-from sandbox.server import Sandbox, start
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = start(tmp_path / "state", layout=None)
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def page(sandbox: Sandbox) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM)
-        ctx = browser.new_context(service_workers="block")
-        ctx.set_default_timeout(10_000)
-        pg = ctx.new_page()
-        pg.goto(sandbox.urls["MT_SANDBOX_SITE_URL"])
-        pg.click("[data-testid='nav-login-button']")
-        pg.fill("#username", sandbox.urls["MT_SMOKE_USERNAME"])
-        pg.fill("#password", sandbox.urls["MT_SMOKE_PASSWORD"])
-        pg.click("[data-testid='login-button']")
-        pg.wait_for_selector("[data-testid='user-menu']")
-        yield pg
-        browser.close()
 
 
 def team_params(url: str) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def test_friendly_fires_two_team_fetches_and_the_late_answer_clears_the_picked_teams(page: Any) -> None:
+def test_friendly_fires_two_team_fetches_and_the_late_answer_clears_the_picked_teams(signed_in: Any) -> None:
+    page = signed_in
     page.get_by_role("button", name="Add Match", exact=True).click()
     page.locator("#home_team option").nth(1).wait_for(state="attached")
     held: list[Any] = []
@@ -91,7 +56,8 @@ def test_friendly_fires_two_team_fetches_and_the_late_answer_clears_the_picked_t
                            "&& document.querySelector('#away_team').value === ''")
 
 
-def test_the_division_leaves_the_form_for_a_friendly(page: Any) -> None:
+def test_the_division_leaves_the_form_for_a_friendly(signed_in: Any) -> None:
+    page = signed_in
     page.get_by_role("button", name="Add Match", exact=True).click()
     page.locator("[data-testid='division-section']").wait_for(state="attached")
     page.select_option("select[data-testid='match-type-select']", label="Friendly")

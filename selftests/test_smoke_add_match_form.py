@@ -5,53 +5,15 @@ browser's own validation message. Judged from the browser and the sandbox's data
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from mt_verify.browser.pages import AddMatchForm
-from sandbox.server import Sandbox, start
+from sandbox.server import Sandbox
+from selftests.signedin import TIMEOUT_MS
 
-CHROMIUM = "/usr/bin/chromium"
-TIMEOUT_MS = 10_000
 HOME, AWAY = "TSC A-Team", "TSC B-Team"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = start(tmp_path / "state", layout=None)
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def signed_in(browser: Any, sandbox: Sandbox) -> Any:
-    ctx = browser.new_context(service_workers="block", locale="en-US")
-    ctx.set_default_timeout(TIMEOUT_MS)
-    page = ctx.new_page()
-    page.goto(sandbox.urls["MT_SANDBOX_SITE_URL"])
-    page.click("[data-testid='nav-login-button']")
-    page.fill("#username", sandbox.urls["MT_SMOKE_USERNAME"])
-    page.fill("#password", sandbox.urls["MT_SMOKE_PASSWORD"])
-    page.click("[data-testid='login-button']")
-    page.wait_for_selector("[data-testid='user-menu']")
-    return page
 
 
 def _params(url: str) -> dict[str, str]:
@@ -131,8 +93,8 @@ _BLOCKED_FORM = """<form data-testid="match-form">
 </form>"""
 
 
-def test_blocked_submit_names_the_empty_field_and_the_browsers_message(browser: Any) -> None:
-    page = browser.new_context(locale="en-US").new_page()
+def test_blocked_submit_names_the_empty_field_and_the_browsers_message(chromium: Any) -> None:
+    page = chromium.new_context(locale="en-US").new_page()
     page.set_content(_BLOCKED_FORM)
     result = AddMatchForm(page, 1000).submit()
     assert not result.sent

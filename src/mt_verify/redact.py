@@ -35,6 +35,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import AnyStr
 from urllib.parse import quote, quote_plus
 
 SENSITIVE_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization", "x-csrf-token"}
@@ -203,19 +204,19 @@ def _spans(matches: Iterable[re.Match[str]] | Iterable[re.Match[bytes]]) -> list
     return spans
 
 
+def _splice(data: AnyStr, spans: list[tuple[int, int]], mask: AnyStr) -> AnyStr:
+    """``data`` with each span replaced by ``mask`` (text or bytes alike)."""
+    parts, pos = [], 0
+    for start, end in spans:
+        parts += [data[pos:start], mask]
+        pos = end
+    parts.append(data[pos:])
+    return data[:0].join(parts)
+
+
 def _mask_known(text: str) -> str:
     matcher = _matchers(frozenset(_known))[0]
-    if matcher is None:
-        return text
-    spans = _spans(matcher.finditer(text))
-    if not spans:
-        return text
-    out, pos = [], 0
-    for start, end in spans:
-        out += [text[pos:start], MASK]
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
+    return text if matcher is None else _splice(text, _spans(matcher.finditer(text)), MASK)
 
 
 def redact_text(text: str) -> str:
@@ -228,17 +229,7 @@ def redact_text(text: str) -> str:
 def redact_bytes(data: bytes) -> bytes:
     """Mask known secrets (every form, as UTF-8) in binary data; the rest of the bytes are left as they are."""
     matcher = _matchers(frozenset(_known))[1]
-    if matcher is None:
-        return data
-    spans = _spans(matcher.finditer(data))
-    if not spans:
-        return data
-    out, pos = bytearray(), 0
-    for start, end in spans:
-        out += data[pos:start] + MASK.encode()
-        pos = end
-    out += data[pos:]
-    return bytes(out)
+    return data if matcher is None else _splice(data, _spans(matcher.finditer(data)), MASK.encode())
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

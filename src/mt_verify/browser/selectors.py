@@ -10,7 +10,6 @@ the hero heading) by role or text, never by position in the DOM.
 from __future__ import annotations
 
 # -- app shell and navigation (§2.1, §2.2) ------------------------------------------------------------
-PAGE_TITLE = "Missing Table"
 APP_ROOT = "#app"
 HERO_HEADING = "h1"
 HERO_TEXT = "The table you've been missing."
@@ -20,7 +19,6 @@ USER_MENU = "[data-testid='user-menu']"
 USER_DROPDOWN = "[data-testid='user-dropdown']"
 USER_NAME = "[data-testid='user-name']"
 USER_ROLE = "[data-testid='user-role']"
-DROPDOWN_MENU = "[data-testid='dropdown-menu']"
 LOGOUT_BUTTON = "[data-testid='logout-button']"
 #: Tab buttons have no test ids: select them by their text.
 TAB_BUTTONS = "nav[aria-label='Tabs'] > button"
@@ -32,7 +30,6 @@ TAB_ADD_MATCH = "Add Match"
 #: Auth state the app keeps in localStorage (§2.2).
 STORAGE_AUTH_TOKEN = "auth_token"
 STORAGE_REFRESH_TOKEN = "refresh_token"
-STORAGE_KEYS = ("auth_token", "refresh_token", "token_expires_at", "auth_profile")
 
 # -- login modal (§2.3) --------------------------------------------------------------------------------
 LOGIN_MODAL = ".modal-overlay > .modal-content"
@@ -54,7 +51,6 @@ STANDINGS_ROWS = "tbody[data-testid='standings-body'] > tr[data-testid='standing
 #: Cells of a standings row, 1-based: td3 is the team (in ``standings-team-link`` when it has an id), td11 Pts.
 TEAM_CELL = "td:nth-child(3)"
 POINTS_CELL = "td:nth-child(11)"
-TEAM_LINK = "button[data-testid='standings-team-link']"
 LOADING_INDICATOR = "[data-testid='loading-indicator']"
 #: The table's error element (never cleared by a later success); the login form's one is excluded.
 TABLE_ERROR = "[data-testid='error-message']:not(.login-form *)"
