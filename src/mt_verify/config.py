@@ -339,12 +339,7 @@ class EventAllow(_Model):
     @field_validator("object", "message")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {v!r} ({exc})") from None
-        return v
+        return None if v is None else _check_regex(v)
 
 
 class Kubernetes(_Model):

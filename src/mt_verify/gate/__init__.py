@@ -185,7 +185,7 @@ class Gate:
                 try:
                     with self._world() as env:
                         result.exit, result.verdict, result.reason = self._gate(env)
-                        self._record_verdict()
+                        self._record_verdict(env)
                 except (Cancelled, KeyboardInterrupt) as exc:
                     self._interrupted(str(exc) or "SIGINT")
                 except cfg.ConfigError as exc:
@@ -206,13 +206,13 @@ class Gate:
             pass
         return result
 
-    def _record_verdict(self) -> None:
+    def _record_verdict(self, env: cfg.Environment) -> None:
         """Keep the verdict where the next gate's rollback reads it (rollback/record.py; never raises, never in a
         dry run, never for a gate that could not verify)."""
         from mt_verify.rollback.record import record_gate_verdict
 
         self.phase = "recording the verdict"
-        record_gate_verdict(self.opts, self.result, say=self.say)
+        record_gate_verdict(env, self.opts, self.result, say=self.say)
 
     def _interrupted(self, signame: str) -> None:
         result = self.result

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mt_verify import config as cfg
-from mt_verify.config import Kubernetes
+from mt_verify.config import Environment, Kubernetes
 from mt_verify.kube.access import ClusterAccessError, Conflict, Kube, NotFound, client_for
 from mt_verify.release import ExpectedRelease, ReleaseError
 from mt_verify.rollback import RollbackError
@@ -205,14 +205,15 @@ def _matches(version: str | None, revision: Any) -> bool:
     return wanted is not None and wanted.matches(revision.version, revision.commit_sha)
 
 
-def record_gate_verdict(options: Any, result: Any, *, say: Callable[[str], None] = print) -> list[Verdict]:
+def record_gate_verdict(env: Environment, options: Any, result: Any, *,
+                        say: Callable[[str], None] = print) -> list[Verdict]:
     """Record a finished gate's verdict (``GateOptions``, ``GateResult``) on its Helm release; never raises.
 
-    Called by the gate once its verdict is decided, while its environment (and sandbox) is still up."""
+    Called by the gate once its verdict is decided, with the environment it loaded, while its sandbox is still
+    up."""
     if getattr(options, "dry_run", False) or result.verdict not in (PASSED, FAILED):
         return []
     try:
-        env = cfg.load(options.env)
         kube = env.kubernetes
         if kube is None or kube.manager != "helm":
             return []  # verdicts are kept per Helm revision; Argo CD keeps its own history
