@@ -125,7 +125,8 @@ def test_a_dripping_body_ends_at_the_total_deadline(http_server: ThreadingHTTPSe
     with Probe(env(url, url, timeout=1.5)) as probe, pytest.raises(CheckFailed, match="still arriving"):
         probe.get(url + "/drip")
     took = time.monotonic() - started
-    assert took < 1.5 + 0.5, f"the check took {took:.2f} s, past its 1.5 s deadline"
+    # The body drips for 50 s; the 1.5 s deadline cut it (slack for a loaded runner's scheduling, not for I/O).
+    assert took < 5, f"the check took {took:.2f} s: the 1.5 s total deadline did not cut the 50 s body"
 
 
 def test_one_slow_sample_is_measured_again_and_noted(http_server: ThreadingHTTPServer) -> None:
