@@ -420,10 +420,12 @@ class Gate:
 
     def _run_rollback(self, env: cfg.Environment, strategy: Any, plan: Any, info: dict[str, Any]) -> Ending:
         self.phase = "the rollback"
+        # Acted and shielded before "running:" is printed: once an operator has read that line, a signal lets the
+        # command finish (bounded) and the gate ends with exit 3, never with "nothing was rolled back".
+        self.acted = True
+        self._shielded = True
         for command in plan.commands:
             self.say("running: " + shlex.join(command))
-        self.acted = True
-        self._shielded = True  # a signal now lets the command finish (bounded), then ends the gate
         try:
             executions = strategy.execute(plan)
         finally:
