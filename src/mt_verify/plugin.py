@@ -17,7 +17,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -106,11 +106,15 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         path, raw = cfg.load_raw(name)
         faults = list(config.getoption("mt_faults"))
-        if not _is_worker(config):
+        environ: Mapping[str, str] = os.environ
+        if config.option.collectonly:
+            # Listing tests starts nothing: the sandbox's variables get placeholders with its hosts (same ids).
+            environ = launcher.collect_only_environ(raw, os.environ)
+        elif not _is_worker(config):
             started = launcher.ensure(path, raw, faults)
             if started is not None:
                 config.add_cleanup(started.stop)
-        env = cfg.validate(cfg.expand(raw, os.environ, "", path), path)
+        env = cfg.validate(cfg.expand(raw, environ, "", path), path)
         config.stash[EXPECTED_KEY] = ExpectedRelease.parse(config.getoption("mt_expected") or env.release.expected)
     except SuiteError as exc:
         raise pytest.UsageError(str(exc)) from None
