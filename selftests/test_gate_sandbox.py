@@ -357,3 +357,16 @@ def test_to_revision_rolls_back_to_that_revision_and_expects_its_version(world: 
     assert call[2] == "1"
     assert world.state()["served"]["version"] == "1.29.1.1352"
     assert run.result["after_rollback"]["expected_version"] == "1.29.1.1352"
+
+
+def test_waiting_for_the_version_says_so_in_pytest_log(world: World) -> None:
+    """The served release stays wrong (a release that never lands): while the version check polls, progress lines
+    name what it waits for, how long so far, the deadline and the last version seen (sandbox release.wait: 3 s)."""
+    gated = world.gate("--", "-k", "served_version")
+    assert gated.code == 2, gated.output
+    log = (world.tmp / "reports" / "pytest.log").read_text(encoding="utf-8")
+    lines = [ln for ln in log.splitlines() if "still waiting for" in ln]
+    assert lines, log
+    assert all(f"to serve release {BAD}" in ln and "so far, deadline 3 s (release.wait); last seen: 1.29.2.1360"
+               in ln for ln in lines), lines
+    assert lines[0] in gated.output  # echoed on the terminal too

@@ -17,7 +17,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,31 @@ def slowmo_ms(pytestconfig: pytest.Config) -> float:
 def browser_video(pytestconfig: pytest.Config) -> str:
     """``--browser-video``: auto, off or retain-on-failure."""
     return str(pytestconfig.getoption("mt_browser_video"))
+
+
+@pytest.fixture(scope="session")
+def announce(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Say one line now, past pytest's output capture: on the terminal (an xdist worker's stderr is the
+    controller's) and so in the gate's ``pytest.log``. For waits that would otherwise be silent."""
+    return announcer(pytestconfig)
+
+
+def announcer(config: pytest.Config) -> Callable[[str], None]:
+    import sys
+
+    capman = config.pluginmanager.getplugin("capturemanager")
+
+    def say(text: str) -> None:
+        line = f"mt-verify: {redact_text(text)}\n"
+        if capman is None:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            return
+        with capman.global_and_fixture_disabled():
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+    return say
 
 
 # -- HTTP --------------------------------------------------------------------------------------------------
