@@ -199,7 +199,7 @@ def announcer(config: pytest.Config) -> Callable[[str], None]:
     capman = config.pluginmanager.getplugin("capturemanager")
 
     def say(text: str) -> None:
-        line = f"mt-verify: {redact_text(text)}\n"
+        line = f"\nmt-verify: {redact_text(text)}\n"  # after a row of progress dots, on a line of its own
         if capman is None:
             sys.stderr.write(line)
             sys.stderr.flush()
@@ -217,6 +217,7 @@ def announcer(config: pytest.Config) -> Callable[[str], None]:
 @pytest.fixture(scope="session")
 def probe(environment: cfg.Environment, pytestconfig: pytest.Config) -> Iterator[Probe]:
     with Probe(environment) as p:
+        p.say = announcer(pytestconfig)
         side = pytestconfig.pluginmanager.get_plugin("mt-verify-tests")
         if isinstance(side, TestSide):
             side.probes.append(p)
