@@ -199,6 +199,22 @@ def test_all_skipped_area_is_grey_with_its_reason() -> None:
     assert data["verdict"] == "no_tests"
 
 
+def test_a_check_that_could_not_run_is_yellow_not_verified_never_grey() -> None:
+    unverified = TestOutcome("tests/health/test_version.py::test_served_version_is_expected_release",
+                             tier="health", area="Version", verdict="skipped", not_verified=True,
+                             skip_reason="[env] the served release not verified: no expected release given")
+    ok = TestOutcome("tests/health/test_version.py::test_version_fields_well_formed", tier="health", area="Version")
+    data = summ.build([unverified, ok], environment={"name": "env"}, version={}, run={})
+    row = next(a for a in data["areas"] if a["name"] == "Version")
+    assert (row["light"], row["status"]) == ("yellow", "not_verified")
+    assert row["reason"].startswith("[env] the served release not verified")
+    assert data["verdict"] == "not_verified" and data["counts"]["not_verified"] == 1
+    assert {t["status"] for t in data["tests"]} == {"not_verified", "passed"}
+    md = summ.render_markdown(data)
+    assert "🟡 NOT VERIFIED" in md and "| Version | 🟡 not verified | 1/2 not verified |" in md
+    assert "1 not verified" in md
+
+
 def test_markdown_fits_one_screen_and_escapes_pipes() -> None:
     recs = [_rec(f"t::x{i}", "Health", phases={"call": "failed"}, verdict="failed", reason="a | b " * 80)
             for i in range(40)]

@@ -29,7 +29,7 @@ from mt_verify import launcher
 from mt_verify.credentials import Credentials, smoke_credentials_from
 from mt_verify.errors import CheckFailed, SuiteError, verdict_of
 from mt_verify.notes import drain as drain_notes
-from mt_verify.outcome import CheckWarning, TestOutcome, fail
+from mt_verify.outcome import CheckWarning, NotVerified, TestOutcome, fail, not_verified
 from mt_verify.probe import ApiClient, Probe, served_release_of
 from mt_verify.redact import redact_text, register_secret
 from mt_verify.release import ExpectedRelease, ServedRelease
@@ -46,6 +46,7 @@ MARKERS = (
     "deployment: deployment tier (Kubernetes objects of the release)",
     "smoke: browser smoke tier (Playwright journeys)",
     "gate: a failure of this test means the release should be rolled back",
+    "informational: reported, never gating (overrides gate; endpoints[].informational)",
     "area(name): the summary row a test reports under",
 )
 TESTS_DIR = cfg.ROOT / "tests"
@@ -241,7 +242,8 @@ def smoke_credentials(environment: cfg.Environment) -> Credentials:
     when ``smoke.required``."""
     creds = smoke_credentials_from(environment)
     if isinstance(creds, str):
-        pytest.skip(creds)
+        not_verified(environment.name, "checks as the smoke user", creds.split("] ", 1)[-1]
+                     + " (smoke.enabled: false turns the tier off)")
     return creds
 
 
@@ -277,6 +279,8 @@ def _mtv_tier_budget(request: pytest.FixtureRequest) -> None:
 
 def _new_outcome(item: pytest.Item) -> TestOutcome:
     names = sorted({m.name for m in item.iter_markers()})
+    if "informational" in names:  # never gating, whatever the module says: the gate reads these names
+        names = [n for n in names if n != "gate"]
     tier = tier_of(names, item.nodeid.split("::", 1)[0])
     mark = item.get_closest_marker("area")
     if mark is not None and mark.args:
@@ -288,7 +292,7 @@ def _new_outcome(item: pytest.Item) -> TestOutcome:
 
 def _reason(report: pytest.TestReport, exc: BaseException | None) -> str:
     """One line saying why a phase ended red (or was skipped)."""
-    if isinstance(exc, CheckFailed | SuiteError):
+    if isinstance(exc, CheckFailed | SuiteError | NotVerified):
         return summ.one_line(str(exc))
     if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
         return summ.one_line(str(report.longrepr[2]).removeprefix("Skipped: "))
@@ -390,6 +394,8 @@ class TestSide:
         elif isinstance(exc, SuiteError):
             report.longrepr = f"SUITE ERROR (nothing was checked): {redact_text(str(exc))}"
         rec.record_phase(report.when, report.outcome, verdict, reason, report.duration)
+        if isinstance(exc, NotVerified) and verdict == "skipped":
+            rec.not_verified = True
         texts = item.stash.get(_WARNINGS_KEY, [])
         if texts:
             rec.warnings.extend(texts)

@@ -9,7 +9,7 @@ import pytest
 
 from mt_verify import nextsteps
 from mt_verify.config import Environment
-from mt_verify.outcome import check, fail
+from mt_verify.outcome import check, fail, not_verified
 from mt_verify.probe import ApiClient, Exchange, Probe
 from mt_verify.release import ExpectedRelease
 from mt_verify.wait import progress_line, wait_until
@@ -47,7 +47,8 @@ def test_served_version_is_expected_release(
     announce: Callable[[str], None],
 ) -> None:
     if expected_release is None:
-        pytest.skip("no expected release given (--expected-version or MT_EXPECTED_VERSION)")
+        not_verified(env_name, "the served release", "no expected release given (--expected-version, "
+                     "MT_EXPECTED_VERSION or release.expected)")
 
     def served() -> tuple[Exchange, tuple[str | None, str | None]]:
         ex = api.get("/api/version")

@@ -6,8 +6,10 @@ can add the gate's decision later by loading the JSON, adding ``gate`` and writi
 
 Traffic lights per area (row): ``green`` passed; ``yellow`` passed with a warning (a :class:`CheckWarning`, or a
 test that passed only after a rerun); ``red`` a test failed (``status: failed``) or the suite could not check
-(``status: error``: unreachable target, suite bug; never a reason to roll back); ``grey`` nothing ran (not
-selected, or every test skipped), with the reason.
+(``status: error``: unreachable target, suite bug; never a reason to roll back); ``yellow`` too for a check the
+environment asks for that could not run (``status: not_verified``: no smoke credentials, no expected release; see
+:func:`mt_verify.outcome.not_verified`), never grey; ``grey`` nothing ran (not selected, turned off, or every test
+skipped), with the reason.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ STEP_SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
 REASON_MAX = 240
 
 LIGHT_ICON = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
-STATUS_ICON = {"passed": "🟢", "warning": "🟡", "failed": "🔴", "error": "⛔", "skipped": "⚪", "not_run": "⚪"}
+STATUS_ICON = {"passed": "🟢", "warning": "🟡", "not_verified": "🟡", "failed": "🔴", "error": "⛔", "skipped": "⚪",
+               "not_run": "⚪"}
 VERDICT_TEXT = {
     "passed": "🟢 PASSED",
     "passed_with_warnings": "🟡 PASSED WITH WARNINGS",
+    "not_verified": "🟡 NOT VERIFIED (checks the environment asks for could not run)",
     "failed": "🔴 FAILED",
     "error": "⛔ SUITE ERROR (could not check)",
     "no_tests": "⚪ NO TESTS RAN",
@@ -53,8 +57,11 @@ def one_line(text: object, limit: int = REASON_MAX) -> str:
     return ""
 
 
-def status_of(verdict: str, warnings: list[str], reruns: int) -> str:
-    """A test's light as a word: passed, warning, failed, error, skipped."""
+def status_of(verdict: str, warnings: list[str], reruns: int, not_verified: bool = False) -> str:
+    """A test's light as a word: passed, warning, failed, error, not_verified, skipped. The one place a skip is
+    told apart as *not verified* (the test said so: :func:`mt_verify.outcome.not_verified`)."""
+    if verdict == "skipped" and not_verified:
+        return "not_verified"
     if verdict in ("failed", "error", "skipped"):
         return verdict
     return "warning" if warnings or reruns else "passed"
@@ -71,7 +78,7 @@ def test_entry(rec: TestOutcome, reruns: int = 0) -> dict[str, Any]:
         "markers": list(rec.markers),
         "outcome": rec.outcome,
         "mt_verdict": verdict,
-        "status": status_of(verdict, rec.warnings, reruns),
+        "status": status_of(verdict, rec.warnings, reruns, rec.not_verified),
         "reason": rec.reason if verdict in ("failed", "error") else (rec.skip_reason if verdict == "skipped" else ""),
         "warnings": list(rec.warnings),
         "flaky": reruns > 0 and verdict == "passed",
@@ -93,11 +100,12 @@ def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[st
     rows = []
     for name in sorted(by_area, key=order_key):
         members = by_area[name]
-        counts = {k: 0 for k in ("passed", "warning", "failed", "error", "skipped")}
+        counts = {k: 0 for k in ("passed", "warning", "not_verified", "failed", "error", "skipped")}
         for t in members:
             counts[t["status"]] += 1
         red = [t for t in members if t["status"] in ("failed", "error")]
         yellow = [t for t in members if t["status"] == "warning"]
+        unverified = [t for t in members if t["status"] == "not_verified"]
         reason = ""
         if not members:
             light, status, reason = "grey", "not_run", not_run_reason
@@ -111,6 +119,11 @@ def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[st
             reason = one_line(reason)
             if len(red) > 1:
                 reason += f" (+{len(red) - 1} more)"
+        elif unverified:
+            light, status = "yellow", "not_verified"
+            reason = one_line(unverified[0]["reason"] or unverified[0]["nodeid"])
+            if len(unverified) > 1:
+                reason += f" (+{len(unverified) - 1} more)"
         elif yellow:
             light, status = "yellow", "warning"
             first = yellow[0]
@@ -140,15 +153,19 @@ def verdict_of(tests: Iterable[Mapping[str, Any]]) -> str:
         return "failed"
     if "error" in statuses:
         return "error"
+    if "not_verified" in statuses:
+        return "not_verified"
     if "warning" in statuses:
         return "passed_with_warnings"
     return "passed"
 
 
 def _counts(tests: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    out = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0, "warnings": 0, "flaky": 0}
+    out = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0, "not_verified": 0, "warnings": 0,
+           "flaky": 0}
     for t in tests:
         out["total"] += 1
+        out["not_verified"] += t["status"] == "not_verified"
         out[t["mt_verdict"]] = out.get(t["mt_verdict"], 0) + 1
         out["warnings"] += len(t["warnings"])
         out["flaky"] += bool(t["flaky"])
@@ -306,6 +323,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         (("passed", "passed"), ("failed", "failed"), ("error", "errors"), ("skipped", "skipped"))
     )
     extras = []
+    if counts.get("not_verified"):
+        extras.append(f"{counts['not_verified']} not verified")
     if counts.get("warnings"):
         extras.append(_plural(counts["warnings"], "warning"))
     if counts.get("flaky"):
@@ -328,7 +347,7 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     ]
     for row in data.get("areas", []):
         icon = STATUS_ICON.get(row["status"], "")
-        word = {"not_run": "not run"}.get(row["status"], row["status"])
+        word = {"not_run": "not run", "not_verified": "not verified"}.get(row["status"], row["status"])
         c = row["counts"]
         if row["tests"] == 0:
             tests = "—"
@@ -337,6 +356,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             ok = c["passed"] + c["warning"]
             if bad:
                 tests = f"{bad}/{row['tests']} red"
+            elif c.get("not_verified"):
+                tests = f"{c['not_verified']}/{row['tests']} not verified"
             elif ok:
                 tests = f"{ok}/{row['tests']} passed"
             else:
@@ -346,12 +367,12 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {reason} |")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for t in data.get("tests", []):
-        if t["status"] in ("failed", "error", "warning"):
+        if t["status"] in ("failed", "error", "not_verified", "warning"):
             text = t["reason"] or "; ".join(t["warnings"]) or ("flaky: passed after a rerun" if t["flaky"] else "")
             groups.setdefault((t["status"], _short_reason(text)), []).append(t)
     if groups:
         lines += ["", "<details><summary>Red and yellow tests</summary>", ""]
-        order = {"failed": 0, "error": 1, "warning": 2}
+        order = {"failed": 0, "error": 1, "not_verified": 2, "warning": 3}
         for (status, text), members in sorted(groups.items(), key=lambda kv: order[kv[0][0]])[:12]:
             icon = STATUS_ICON[status]
             if len(members) == 1:
