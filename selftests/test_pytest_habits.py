@@ -3,6 +3,7 @@ nothing, ``-x`` says which areas it stopped before, repeated suite errors are fo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,14 @@ def test_collect_only_starts_nothing_writes_nothing_and_lists_a_real_runs_ids(tm
         started.stop()
     assert real.returncode == 0, real.stdout + real.stderr
     assert _ids(listed.stdout) == _ids(real.stdout) and len(_ids(real.stdout)) > 30
+
+
+def test_exitfirst_says_which_areas_it_stopped_before(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, "--env", "sandbox", "-m", "health", "-x", "--sandbox-fault", "health-down")
+    assert run.failed == {"test_health_endpoint_healthy[api]"}, run.output
+    data = json.loads((tmp_path / "reports" / "summary.json").read_text(encoding="utf-8"))
+    rows = {a["name"]: a for a in data["areas"]}
+    assert rows["Version"]["status"] == "not_run"
+    assert rows["Version"]["reason"].startswith("not run: stopped by -x after 1 red test(s)")
+    assert rows["Login"]["reason"] == "not run: no test of this area was selected (-m 'health')"
+    assert "| Version | ⚪ not run | — | not run: stopped by -x" in run.output

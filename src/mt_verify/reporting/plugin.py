@@ -185,6 +185,8 @@ class Controller:
         self.markdown: str | None = None
         self.data: dict[str, Any] | None = None
         self.scrubbed = 0
+        #: Every selected test's area (for "stopped by -x": selected, never run).
+        self.selected: dict[str, str] = {}
         #: Set when this process made the run folder: where ``reports/latest`` pointed before ("" = nowhere).
         self.latest_before: str | None = None
 
@@ -198,6 +200,21 @@ class Controller:
     def pytest_sessionstart(self) -> None:
         self.started = time.time()
         self.started_mono = time.monotonic()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """What was selected to run, by area (this process collected: no xdist)."""
+        from mt_verify.plugin import outcome_of
+
+        for item in session.items:
+            self.selected[item.nodeid] = outcome_of(item).area
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """xdist: the workers collected; areas from the node ids (as for a test that crashed its worker)."""
+        for nodeid in ids:
+            if nodeid not in self.selected:
+                path, _, name = nodeid.rpartition("::")
+                self.selected[nodeid] = derive_area(tier_of((), path.split("::", 1)[0]), name)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if not report.failed:
@@ -270,6 +287,19 @@ class Controller:
         text = "not run: no test of this area was selected"
         return text + (f" ({', '.join(filters)})" if filters else "")
 
+    def _stopped_reasons(self) -> dict[str, str]:
+        """Areas whose selected tests never ran because ``-x`` / ``--maxfail`` ended the run first."""
+        maxfail = int(getattr(self.config.option, "maxfail", 0) or 0)
+        if not maxfail:
+            return {}
+        red = sum(1 for r in self.records.values() if r.verdict in ("failed", "error"))
+        if red < maxfail:
+            return {}
+        flag = "-x" if maxfail == 1 else f"--maxfail {maxfail}"
+        never = {area for nodeid, area in self.selected.items() if nodeid not in self.records}
+        return {area: f"not run: stopped by {flag} after {red} red test(s), before this area's tests ran"
+                for area in never}
+
     def build(self, exitstatus: int) -> dict[str, Any]:
         for rec in self.records.values():
             rec.evidence = sorted(set(rec.evidence) | set(list_evidence(rec.nodeid, self.run_dir)))
@@ -290,7 +320,8 @@ class Controller:
             "junit": str(self.run_dir / JUNIT_NAME),
         }
         return summ.build(self.records.values(), environment=env, version=version, run=run,
-                          not_run_reason=self._not_run_reason(), reruns=self.reruns)
+                          not_run_reason=self._not_run_reason(), reruns=self.reruns,
+                          not_run_reasons=self._stopped_reasons())
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

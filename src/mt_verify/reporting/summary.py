@@ -93,7 +93,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[str, Any]]:
+def _area_rows(tests: list[dict[str, Any]], not_run_reason: str,
+               not_run_reasons: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per area; an area no test ran in says why (``not_run_reasons`` by area, else ``not_run_reason``)."""
     by_area: dict[str, list[dict[str, Any]]] = {name: [] for name in AREAS}
     for t in tests:
         by_area.setdefault(t["area"], []).append(t)
@@ -108,7 +110,7 @@ def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[st
         unverified = [t for t in members if t["status"] == "not_verified"]
         reason = ""
         if not members:
-            light, status, reason = "grey", "not_run", not_run_reason
+            light, status, reason = "grey", "not_run", (not_run_reasons or {}).get(name, not_run_reason)
         elif red:
             light = "red"
             status = "failed" if counts["failed"] else "error"
@@ -208,8 +210,9 @@ def build(
     run: Mapping[str, Any],
     not_run_reason: str = "not run: no test of this area was selected",
     reruns: Mapping[str, int] | None = None,
+    not_run_reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The summary document (see ``SCHEMA.md``)."""
+    """The summary document (see ``SCHEMA.md``). ``not_run_reasons``: why an area's selected tests never ran."""
     from mt_verify import __version__
 
     reruns = reruns or {}
@@ -226,7 +229,7 @@ def build(
         "gate_verdict": verdict_of(gate_tests),
         "counts": _counts(tests),
         "gate_counts": _counts(gate_tests),
-        "areas": _area_rows(tests, not_run_reason),
+        "areas": _area_rows(tests, not_run_reason, not_run_reasons),
         "notes": {**notes_of(tests), **_run_notes(run)},
         "tests": tests,
         "gate": None,
