@@ -78,3 +78,14 @@ def test_exitfirst_says_which_areas_it_stopped_before(tmp_path: Path) -> None:
     assert rows["Version"]["reason"].startswith("not run: stopped by -x after 1 red test(s)")
     assert rows["Login"]["reason"] == "not run: no test of this area was selected (-m 'health')"
     assert "| Version | ⚪ not run | — | not run: stopped by -x" in run.output
+
+
+def test_identical_suite_errors_are_folded_in_the_terminal(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, "--env", "sandbox", "-m", "deployment", "--sandbox-fault", "kube-unreachable")
+    errors = run.errors
+    assert len(errors) >= 20 and not run.failed, run.output  # every test still in JUnit
+    assert run.output.count("ERROR at setup of") == 1, run.output
+    assert sum(line.startswith("ERROR tests/") for line in run.output.splitlines()) == 1
+    assert f"mt-verify: {len(errors) - 1} more tests could not check for the same reason as tests/deployment/" \
+        in run.output
+    assert f"⛔ {len(errors)} tests (" in run.output  # as the summary folds them

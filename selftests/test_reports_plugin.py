@@ -290,3 +290,27 @@ def test_attach_helpers_save_redacted_evidence(pytester: pytest.Pytester, monkey
     assert "hunter2" not in outer["name"] and MASK in outer["name"]
     assert [a["name"] for a in outer["attachments"]] == ["deployment backend"]
     assert [a["name"] for a in case["attachments"]] == ["screenshot"]
+
+
+CHAINED = '''
+import pytest
+
+def test_chained():
+    try:
+        int("x")
+    except ValueError as exc:
+        raise AssertionError("[env] GET /api/version: expected a JSON body, got 'x'") from exc
+'''
+
+
+def test_a_failure_after_chained_exceptions_says_its_one_line_first(pytester: pytest.Pytester,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_chained=CHAINED)
+    monkeypatch.setenv("MT_REPORTS_DIR", str(pytester.path / "run"))
+    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    lines = result.stdout.lines
+    header = next(i for i, line in enumerate(lines) if line.strip("_ ") == "test_chained")
+    assert lines[header + 1] == "[env] GET /api/version: expected a JSON body, got 'x'", lines[header:header + 4]
+    assert any("The above exception was the direct cause" in line for line in lines)  # the details stay, after

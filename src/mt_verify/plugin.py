@@ -290,6 +290,13 @@ def _new_outcome(item: pytest.Item) -> TestOutcome:
     return TestOutcome(item.nodeid, tier=tier, area=area, gate="gate" in names, markers=names)
 
 
+def _chained(longrepr: object) -> bool:
+    """A traceback of more than one exception (``raise ... from``, or raised while handling another)."""
+    from _pytest._code.code import ExceptionChainRepr
+
+    return isinstance(longrepr, ExceptionChainRepr) and len(longrepr.chain) > 1
+
+
 def _reason(report: pytest.TestReport, exc: BaseException | None) -> str:
     """One line saying why a phase ended red (or was skipped)."""
     if isinstance(exc, CheckFailed | SuiteError | NotVerified):
@@ -393,6 +400,9 @@ class TestSide:
             report.longrepr = redact_text(str(exc))  # the one line first, no screen of traceback
         elif isinstance(exc, SuiteError):
             report.longrepr = f"SUITE ERROR (nothing was checked): {redact_text(str(exc))}"
+        elif report.failed and reason and _chained(report.longrepr):
+            # A screen of chained exceptions ends in the one line that says what failed: say it first.
+            report.longrepr = f"{reason}\n\n{report.longrepr}"
         rec.record_phase(report.when, report.outcome, verdict, reason, report.duration)
         if isinstance(exc, NotVerified) and verdict == "skipped":
             rec.not_verified = True

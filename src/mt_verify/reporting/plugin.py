@@ -22,6 +22,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -162,10 +163,58 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _start_allure(config, run_dir / ALLURE_DIR)
     _start_junit(config, run_dir / JUNIT_NAME)
+    config.pluginmanager.register(FoldRepeats(), "mt-verify-fold-repeats")
     controller = Controller(config, run_dir)
     controller.latest_before = latest_before
     config.stash[_STATE_KEY] = controller
     config.pluginmanager.register(controller, "mt-verify-reports")
+
+
+# -- the terminal: one suite error, said once ------------------------------------------------------------
+
+SUITE_ERROR_PREFIX = "SUITE ERROR (nothing was checked): "
+
+
+class FoldRepeats:
+    """Twenty tests that could not check for one reason (the cluster unreachable) are one story: pytest's ERRORS
+    section and short summary show the first test with it, and one line counts the rest, as ``summary.md`` folds
+    them. Only the terminal is folded; JUnit, Allure and ``summary.json`` keep every test."""
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
+        stats = terminalreporter.stats
+        kept: dict[str, list[Any]] = {}
+        folded: dict[str, tuple[str, int]] = {}  # text -> (first test, how many more)
+        for key in ("error", "failed"):
+            reports = stats.get(key)
+            if not reports:
+                continue
+            kept[key] = reports
+            shown = []
+            for rep in reports:
+                text = str(getattr(rep, "longrepr", "") or "")
+                if not text.startswith(SUITE_ERROR_PREFIX):
+                    shown.append(rep)
+                elif text in folded:
+                    first, more = folded[text]
+                    folded[text] = (first, more + 1)
+                else:
+                    folded[text] = (rep.nodeid, 0)
+                    shown.append(rep)
+            stats[key] = shown
+        try:
+            return (yield)
+        finally:
+            stats.update(kept)
+            for text, (first, more) in folded.items():
+                if more:
+                    terminalreporter.write_line(
+                        f"mt-verify: {_plural(more, 'more test')} could not check for the same reason as {first} "
+                        f"(folded here; junit.xml and summary.json list each): {summ.one_line(text, 160)}")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 # -- controller: aggregates and writes ----------------------------------------------------------------
