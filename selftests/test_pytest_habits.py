@@ -89,3 +89,14 @@ def test_identical_suite_errors_are_folded_in_the_terminal(tmp_path: Path) -> No
     assert f"mt-verify: {len(errors) - 1} more tests could not check for the same reason as tests/deployment/" \
         in run.output
     assert f"⛔ {len(errors)} tests (" in run.output  # as the summary folds them
+
+
+def test_a_crash_loop_is_one_story_in_the_summary(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, "--env", "sandbox", "-m", "deployment", "--sandbox-fault", "crash-loop")
+    assert len(run.failed) == 4, run.output  # events, pods ready, restarts, rollout
+    data = json.loads((tmp_path / "reports" / "summary.json").read_text(encoding="utf-8"))
+    red = [t for t in data["tests"] if t["status"] == "failed"]
+    assert {t["object"] for t in red} == {"Deployment missing-table-backend"}
+    md = (tmp_path / "reports" / "summary.md").read_text(encoding="utf-8")
+    assert "- 🔴 **Deployment missing-table-backend**: 4 red checks, one object (" in md
+    assert md.count("\n- 🔴") == 1 and "**Deployment missing-table-backend**: 4 red checks" in run.output

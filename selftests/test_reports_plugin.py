@@ -314,3 +314,33 @@ def test_a_failure_after_chained_exceptions_says_its_one_line_first(pytester: py
     header = next(i for i, line in enumerate(lines) if line.strip("_ ") == "test_chained")
     assert lines[header + 1] == "[env] GET /api/version: expected a JSON body, got 'x'", lines[header:header + 4]
     assert any("The above exception was the direct cause" in line for line in lines)  # the details stay, after
+
+
+@pytest.mark.parametrize(("reason", "obj"), [
+    ("[s] ns/Deployment/missing-table-backend: expected rollout complete, got 1 ready",
+     "Deployment missing-table-backend"),
+    ("[s] ns/ReplicaSet/missing-table-backend-96lgfchcd7 (Deployment missing-table-backend): expected every pod Ready",
+     "Deployment missing-table-backend"),
+    ("[s] ns/Events: expected no Warning events, got 1: BackOff pod/missing-table-backend-96lgfchcd7-h2bjj: Back-off",
+     "Deployment missing-table-backend"),
+    ("[s] http://127.0.0.1:1/health: expected HTTP 200, got HTTP 503", None),
+])
+def test_the_object_a_red_line_is_about(reason: str, obj: str | None) -> None:
+    assert summ.object_of(reason) == obj
+
+
+def test_red_checks_on_one_object_are_one_line_in_the_summary() -> None:
+    def red(name: str, reason: str) -> TestOutcome:
+        return TestOutcome(f"tests/deployment/test_x.py::{name}", tier="deployment", area="Pods", verdict="failed",
+                           reason=reason)
+
+    data = summ.build([
+        red("test_rollout", "[s] ns/Deployment/backend: expected rollout complete, got 1 ready"),
+        red("test_ready", "[s] ns/ReplicaSet/backend-96lgfchcd7 (Deployment backend): expected Ready, got not"),
+        red("test_events", "[s] ns/Events: expected none, got BackOff pod/backend-96lgfchcd7-h2bjj: Back-off"),
+        red("test_other", "[s] ns/Deployment/frontend: expected 2 replicas, got 1"),
+    ], environment={"name": "s"}, version={}, run={})
+    assert [t["object"] for t in data["tests"]].count("Deployment backend") == 3
+    md = summ.render_markdown(data)
+    assert "- 🔴 **Deployment backend**: 3 red checks, one object (" in md
+    assert md.count("\n- 🔴") == 2  # backend's three as one line, frontend's one on its own

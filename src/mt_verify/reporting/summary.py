@@ -67,9 +67,22 @@ def status_of(verdict: str, warnings: list[str], reruns: int, not_verified: bool
     return "warning" if warnings or reruns else "passed"
 
 
+_DEPLOYMENT = re.compile(r"(?:\bDeployment/|\(Deployment )([a-z0-9][a-z0-9.-]*)")
+#: A Deployment's pod: ``<deployment>-<pod-template-hash>-<5 characters>`` (Kubernetes' naming).
+_POD = re.compile(r"\b[Pp]od/([a-z0-9][a-z0-9.-]*?)-[a-z0-9]{5,10}-[a-z0-9]{5}\b")
+
+
+def object_of(reason: str) -> str | None:
+    """The Kubernetes object a red test's first line is about, as ``Deployment <name>``: one crash-looping backend
+    fails its events, pods-ready, restarts and rollout checks, and the summary shows them as one story."""
+    found = _DEPLOYMENT.search(reason) or _POD.search(reason)
+    return f"Deployment {found.group(1)}" if found else None
+
+
 def test_entry(rec: TestOutcome, reruns: int = 0) -> dict[str, Any]:
     """One test in ``summary.json`` (``SCHEMA.md``), from its outcome record."""
     verdict = rec.verdict
+    status = status_of(verdict, rec.warnings, reruns, rec.not_verified)
     return {
         "nodeid": rec.nodeid,
         "area": rec.area,
@@ -78,7 +91,8 @@ def test_entry(rec: TestOutcome, reruns: int = 0) -> dict[str, Any]:
         "markers": list(rec.markers),
         "outcome": rec.outcome,
         "mt_verdict": verdict,
-        "status": status_of(verdict, rec.warnings, reruns, rec.not_verified),
+        "status": status,
+        "object": object_of(rec.reason) if status in ("failed", "error") else None,
         "reason": rec.reason if verdict in ("failed", "error") else (rec.skip_reason if verdict == "skipped" else ""),
         "warnings": list(rec.warnings),
         "flaky": reruns > 0 and verdict == "passed",
@@ -369,15 +383,28 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         reason = _cell(reason, MD_REASON) + (more or "")
         lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {reason} |")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    reds = [t for t in data.get("tests", []) if t["status"] in ("failed", "error")]
+    shared = {o for o in (t.get("object") for t in reds) if o and sum(r.get("object") == o for r in reds) > 1}
     for t in data.get("tests", []):
         if t["status"] in ("failed", "error", "not_verified", "warning"):
             text = t["reason"] or "; ".join(t["warnings"]) or ("flaky: passed after a rerun" if t["flaky"] else "")
+            if t.get("object") in shared and t["status"] in ("failed", "error"):  # one root cause, one line
+                groups.setdefault(("failed" if t["status"] == "failed" else "error", f"\0{t['object']}"),
+                                  []).append(t)
+                continue
             groups.setdefault((t["status"], _short_reason(text)), []).append(t)
     if groups:
         lines += ["", "<details><summary>Red and yellow tests</summary>", ""]
         order = {"failed": 0, "error": 1, "not_verified": 2, "warning": 3}
         for (status, text), members in sorted(groups.items(), key=lambda kv: order[kv[0][0]])[:12]:
             icon = STATUS_ICON[status]
+            if text.startswith("\0"):
+                names = ", ".join(f"`{m['nodeid'].rsplit('::', 1)[-1]}`" for m in members[:4])
+                more = f" +{len(members) - 4}" if len(members) > 4 else ""
+                first = _short_reason(members[0]["reason"])
+                lines.append(f"- {icon} **{_cell(text[1:])}**: {len(members)} red checks, one object ({names}{more}); "
+                             f"first: {_cell(first, 300)}")
+                continue
             if len(members) == 1:
                 t = members[0]
                 gate = " [gate]" if t["gate"] else ""
