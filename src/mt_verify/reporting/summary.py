@@ -382,27 +382,28 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         reason, more = _MORE.match(_short_reason(row["reason"])).groups()  # type: ignore[union-attr]  # matches any text
         reason = _cell(reason, MD_REASON) + (more or "")
         lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {reason} |")
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    # Keyed by (status, is-an-object, text): the red tests of one Kubernetes object are one line (one root cause);
+    # the rest are grouped by their reason.
+    groups: dict[tuple[str, bool, str], list[dict[str, Any]]] = {}
     reds = [t for t in data.get("tests", []) if t["status"] in ("failed", "error")]
     shared = {o for o in (t.get("object") for t in reds) if o and sum(r.get("object") == o for r in reds) > 1}
     for t in data.get("tests", []):
         if t["status"] in ("failed", "error", "not_verified", "warning"):
-            text = t["reason"] or "; ".join(t["warnings"]) or ("flaky: passed after a rerun" if t["flaky"] else "")
-            if t.get("object") in shared and t["status"] in ("failed", "error"):  # one root cause, one line
-                groups.setdefault(("failed" if t["status"] == "failed" else "error", f"\0{t['object']}"),
-                                  []).append(t)
+            if t["status"] in ("failed", "error") and t.get("object") in shared:
+                groups.setdefault((t["status"], True, t["object"]), []).append(t)
                 continue
-            groups.setdefault((t["status"], _short_reason(text)), []).append(t)
+            text = t["reason"] or "; ".join(t["warnings"]) or ("flaky: passed after a rerun" if t["flaky"] else "")
+            groups.setdefault((t["status"], False, _short_reason(text)), []).append(t)
     if groups:
         lines += ["", "<details><summary>Red and yellow tests</summary>", ""]
         order = {"failed": 0, "error": 1, "not_verified": 2, "warning": 3}
-        for (status, text), members in sorted(groups.items(), key=lambda kv: order[kv[0][0]])[:12]:
+        for (status, is_object, text), members in sorted(groups.items(), key=lambda kv: order[kv[0][0]])[:12]:
             icon = STATUS_ICON[status]
-            if text.startswith("\0"):
+            if is_object:
                 names = ", ".join(f"`{m['nodeid'].rsplit('::', 1)[-1]}`" for m in members[:4])
                 more = f" +{len(members) - 4}" if len(members) > 4 else ""
                 first = _short_reason(members[0]["reason"])
-                lines.append(f"- {icon} **{_cell(text[1:])}**: {len(members)} red checks, one object ({names}{more}); "
+                lines.append(f"- {icon} **{_cell(text)}**: {len(members)} red checks, one object ({names}{more}); "
                              f"first: {_cell(first, 300)}")
                 continue
             if len(members) == 1:
