@@ -80,15 +80,18 @@ class Run:
         return self.with_outcome("error")
 
 
-def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
-    """``pytest *args`` in the repository, with a JUnit file in ``tmp`` and reports under ``tmp``."""
+def run_suite(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300,
+              cache: Path | None = None) -> Run:
+    """``pytest *args`` in the repository, with a JUnit file in ``tmp`` and reports under ``tmp``; pytest's cache
+    (``--lf``) in ``cache`` (default ``tmp``), never the repository's own."""
     junit = tmp / "junit.xml"
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MT_SANDBOX_", "PYTEST_XDIST", "MT_REPORTS"))}
     environ.pop("PYTEST_ADDOPTS", None)
     environ["MT_REPORTS_DIR"] = str(tmp / "reports")
     environ.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:randomly", f"--junitxml={junit}", "-q", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", f"--junitxml={junit}", "-q",
+         "-o", f"cache_dir={cache or tmp / 'pytest-cache'}", *args],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
     run = Run(proc.returncode, _outcomes(junit), proc.stdout + proc.stderr, junit, tmp / "reports")

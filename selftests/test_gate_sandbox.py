@@ -357,3 +357,59 @@ def test_to_revision_rolls_back_to_that_revision_and_expects_its_version(world: 
     assert call[2] == "1"
     assert world.state()["served"]["version"] == "1.29.1.1352"
     assert run.result["after_rollback"]["expected_version"] == "1.29.1.1352"
+
+
+def test_waiting_for_the_version_says_so_in_pytest_log(world: World) -> None:
+    """The served release stays wrong (a release that never lands): while the version check polls, progress lines
+    name what it waits for, how long so far, the deadline and the last version seen (sandbox release.wait: 3 s)."""
+    gated = world.gate("--", "-k", "served_version")
+    assert gated.code == 2, gated.output
+    log = (world.tmp / "reports" / "pytest.log").read_text(encoding="utf-8")
+    lines = [ln for ln in log.splitlines() if "still waiting for" in ln]
+    assert lines, log
+    assert all(f"to serve release {BAD}" in ln and "so far, deadline 3 s (release.wait); last seen: 1.29.2.1360"
+               in ln for ln in lines), lines
+    assert lines[0] in gated.output  # echoed on the terminal too
+
+
+def _sandbox_copy(tmp_path: Path, name: str, change: Any) -> Path:
+    _, raw = cfg.load_raw("sandbox")
+    change(raw)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def _no_smoke_credentials(raw: dict[str, Any]) -> None:
+    raw["smoke"].update(required=False, username_env="MT_UNSET_SMOKE_USER", password_env="MT_UNSET_SMOKE_PASSWORD")
+
+
+def test_a_tier_that_could_not_run_is_an_error_unless_the_environment_turns_it_off(world: World,
+                                                                                    tmp_path: Path) -> None:
+    """Smoke credentials unset: the browser tier cannot run; the gate must not pass on it (exit 4)."""
+    unset = _sandbox_copy(tmp_path, "no-creds", _no_smoke_credentials)
+    gated = world.gate("--tiers", "smoke", "--expected-version", GOOD_BEFORE, env_file=str(unset))
+    assert gated.code == 4, gated.output
+    assert "could not run (not verified)" in gated.result["reason"] and "MT_UNSET_SMOKE_USER" in gated.result["reason"]
+    assert world.helm_calls() == []
+
+    def turned_off(raw: dict[str, Any]) -> None:
+        _no_smoke_credentials(raw)
+        raw["smoke"]["enabled"] = False
+
+    off = _sandbox_copy(tmp_path, "smoke-off", turned_off)
+    gated = world.gate("--tiers", "smoke", "--expected-version", GOOD_BEFORE, env_file=str(off))
+    assert gated.code == 0, gated.output
+
+
+def test_an_informational_endpoint_failure_never_rolls_back(world: World, tmp_path: Path) -> None:
+    def endpoints(raw: dict[str, Any]) -> None:
+        raw["endpoints"] = [{"name": "teams-list", "url": "/api/no-such-route", "informational": True},
+                            {"name": "version", "url": "/api/version"}]
+
+    path = _sandbox_copy(tmp_path, "informational", endpoints)
+    gated = world.gate("--rollback", "--tiers", "health", "--expected-version", GOOD_BEFORE, "--", "-k", "endpoint",
+                       env_file=str(path))
+    assert gated.code == 0, gated.output
+    assert gated.result["non_gating_failures"] == ["tests/health/test_endpoints.py::test_endpoint_check[teams-list]"]
+    assert world.helm_calls() == []

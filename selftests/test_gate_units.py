@@ -54,6 +54,8 @@ SUMMARY = {"tests": [
      "markers": [], "reason": "[sandbox] /api/version answered 500"},
     {"nodeid": "tests/smoke/test_s.py::test_skipped", "outcome": "skipped", "mt_verdict": "skipped",
      "markers": ["smoke"], "reason": ""},
+    {"nodeid": "tests/smoke/test_s.py::test_unverified", "outcome": "skipped", "mt_verdict": "skipped",
+     "status": "not_verified", "markers": ["smoke"], "reason": "[sandbox] checks as the smoke user not verified"},
 ]}
 
 
@@ -74,6 +76,8 @@ def test_summary_results_carry_verdict_markers_and_first_line(tmp_path: Path) ->
     setup = results["tests/health/test_a.py::test_setup_check"]
     assert (setup.outcome, setup.verdict) == ("error", "failed")
     assert results["tests/smoke/test_s.py::test_skipped"].verdict == "skipped"
+    assert not results["tests/smoke/test_s.py::test_skipped"].not_verified
+    assert results["tests/smoke/test_s.py::test_unverified"].not_verified
     assert read_summary(tmp_path / "nowhere") is None
 
 
@@ -101,6 +105,11 @@ BAD = _r("test_bad", "failed", "gate")
 BAD2 = _r("test_bad2", "failed", "gate")
 INFO = _r("test_info", "failed")
 ERR = _r("test_err", "error", "gate")
+#: Skipped because a check the environment asks for could not run (no smoke credentials): not verified.
+UNVERIFIED = TestResult("tests/smoke/test_s.py::test_login", "skipped", "skipped", frozenset({"smoke", "gate"}),
+                        "[sandbox] checks as the smoke user not verified: credentials not set", not_verified=True)
+#: Skipped because the environment turns the check off (smoke.enabled: false, no kubernetes section).
+TURNED_OFF = _r("test_off", "skipped", "gate")
 
 
 @pytest.mark.parametrize(("first", "confirm", "rollback", "action", "exit", "flaky"), [
@@ -111,6 +120,15 @@ ERR = _r("test_err", "error", "gate")
     # green, or only non-gating failures
     (_attempt(0, OK), None, True, "finish", GateExit.PASSED, []),
     (_attempt(1, OK, INFO), None, True, "finish", GateExit.PASSED, []),
+    # a check the environment asks for that could not run is an error; one it turns off is a plain skip
+    (_attempt(0, OK, UNVERIFIED), None, True, "finish", GateExit.ERROR, []),
+    (_attempt(0, OK, TURNED_OFF), None, True, "finish", GateExit.PASSED, []),
+    (_attempt(1, OK, INFO, UNVERIFIED), None, True, "finish", GateExit.ERROR, []),
+    # ... but a gating failure beside it is still confirmed, and rolled back when it repeats
+    (_attempt(1, BAD, UNVERIFIED), None, True, "confirm", GateExit.ERROR, []),
+    (_attempt(1, BAD, UNVERIFIED), _attempt(1, BAD), True, "rollback", GateExit.ROLLBACK_FAILED, []),
+    (_attempt(1, BAD, UNVERIFIED), _attempt(0, _r("test_bad", "passed", "gate")), True, "finish", GateExit.ERROR,
+     ["tests/health/test_x.py::test_bad"]),
     # a gating failure is confirmed first
     (_attempt(1, OK, BAD), None, True, "confirm", GateExit.ERROR, []),
     # the confirmation: passed again = flaky; failed again = rollback (or 2 without it); broken = error

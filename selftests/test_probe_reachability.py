@@ -146,3 +146,20 @@ def test_a_slow_endpoint_fails_on_the_median_listing_every_sample(http_server: T
         probe.get(url + "/health")
     first = str(caught.value).splitlines()[0]
     assert "latency budget" in first and "median of 3 sample(s)" in first
+
+
+def test_a_host_known_to_hang_fails_its_next_checks_at_once(silent_port: int) -> None:
+    url = f"http://127.0.0.1:{silent_port}"
+    said: list[str] = []
+    with Probe(env(url, url, timeout=1.0)) as probe:
+        probe.say = said.append
+        with pytest.raises(CheckFailed, match="no answer after"):
+            probe.get(url + "/health")
+        started = time.monotonic()
+        for path in ("/api/version", "/health/full"):
+            with pytest.raises(CheckFailed) as caught:
+                probe.get(url + path)
+            first = str(caught.value).splitlines()[0]
+            assert f"127.0.0.1:{silent_port} already hung this run (GET {url}/health: no answer in" in first
+        assert time.monotonic() - started < 0.5
+    assert len(said) == 1 and "its remaining checks fail at once" in said[0]

@@ -199,6 +199,22 @@ def test_all_skipped_area_is_grey_with_its_reason() -> None:
     assert data["verdict"] == "no_tests"
 
 
+def test_a_check_that_could_not_run_is_yellow_not_verified_never_grey() -> None:
+    unverified = TestOutcome("tests/health/test_version.py::test_served_version_is_expected_release",
+                             tier="health", area="Version", verdict="skipped", not_verified=True,
+                             skip_reason="[env] the served release not verified: no expected release given")
+    ok = TestOutcome("tests/health/test_version.py::test_version_fields_well_formed", tier="health", area="Version")
+    data = summ.build([unverified, ok], environment={"name": "env"}, version={}, run={})
+    row = next(a for a in data["areas"] if a["name"] == "Version")
+    assert (row["light"], row["status"]) == ("yellow", "not_verified")
+    assert row["reason"].startswith("[env] the served release not verified")
+    assert data["verdict"] == "not_verified" and data["counts"]["not_verified"] == 1
+    assert {t["status"] for t in data["tests"]} == {"not_verified", "passed"}
+    md = summ.render_markdown(data)
+    assert "🟡 NOT VERIFIED" in md and "| Version | 🟡 not verified | 1/2 not verified |" in md
+    assert "1 not verified" in md
+
+
 def test_markdown_fits_one_screen_and_escapes_pipes() -> None:
     recs = [_rec(f"t::x{i}", "Health", phases={"call": "failed"}, verdict="failed", reason="a | b " * 80)
             for i in range(40)]
@@ -274,3 +290,57 @@ def test_attach_helpers_save_redacted_evidence(pytester: pytest.Pytester, monkey
     assert "hunter2" not in outer["name"] and MASK in outer["name"]
     assert [a["name"] for a in outer["attachments"]] == ["deployment backend"]
     assert [a["name"] for a in case["attachments"]] == ["screenshot"]
+
+
+CHAINED = '''
+import pytest
+
+def test_chained():
+    try:
+        int("x")
+    except ValueError as exc:
+        raise AssertionError("[env] GET /api/version: expected a JSON body, got 'x'") from exc
+'''
+
+
+def test_a_failure_after_chained_exceptions_says_its_one_line_first(pytester: pytest.Pytester,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_chained=CHAINED)
+    monkeypatch.setenv("MT_REPORTS_DIR", str(pytester.path / "run"))
+    result = pytester.runpytest_subprocess("-p", "mt_verify.plugin", "-p", "mt_verify.reporting.plugin",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    lines = result.stdout.lines
+    header = next(i for i, line in enumerate(lines) if line.strip("_ ") == "test_chained")
+    assert lines[header + 1] == "[env] GET /api/version: expected a JSON body, got 'x'", lines[header:header + 4]
+    assert any("The above exception was the direct cause" in line for line in lines)  # the details stay, after
+
+
+@pytest.mark.parametrize(("reason", "obj"), [
+    ("[s] ns/Deployment/missing-table-backend: expected rollout complete, got 1 ready",
+     "Deployment missing-table-backend"),
+    ("[s] ns/ReplicaSet/missing-table-backend-96lgfchcd7 (Deployment missing-table-backend): expected every pod Ready",
+     "Deployment missing-table-backend"),
+    ("[s] ns/Events: expected no Warning events, got 1: BackOff pod/missing-table-backend-96lgfchcd7-h2bjj: Back-off",
+     "Deployment missing-table-backend"),
+    ("[s] http://127.0.0.1:1/health: expected HTTP 200, got HTTP 503", None),
+])
+def test_the_object_a_red_line_is_about(reason: str, obj: str | None) -> None:
+    assert summ.object_of(reason) == obj
+
+
+def test_red_checks_on_one_object_are_one_line_in_the_summary() -> None:
+    def red(name: str, reason: str) -> TestOutcome:
+        return TestOutcome(f"tests/deployment/test_x.py::{name}", tier="deployment", area="Pods", verdict="failed",
+                           reason=reason)
+
+    data = summ.build([
+        red("test_rollout", "[s] ns/Deployment/backend: expected rollout complete, got 1 ready"),
+        red("test_ready", "[s] ns/ReplicaSet/backend-96lgfchcd7 (Deployment backend): expected Ready, got not"),
+        red("test_events", "[s] ns/Events: expected none, got BackOff pod/backend-96lgfchcd7-h2bjj: Back-off"),
+        red("test_other", "[s] ns/Deployment/frontend: expected 2 replicas, got 1"),
+    ], environment={"name": "s"}, version={}, run={})
+    assert [t["object"] for t in data["tests"]].count("Deployment backend") == 3
+    md = summ.render_markdown(data)
+    assert "- 🔴 **Deployment backend**: 3 red checks, one object (" in md
+    assert md.count("\n- 🔴") == 2  # backend's three as one line, frontend's one on its own

@@ -279,9 +279,12 @@ class SmokeConsole(_Model):
 class Smoke(_Model):
     """The smoke user and the browser journeys."""
 
+    #: Off: the smoke tier is not checked in this environment (its tests skip, and a gate does not ask for it).
+    #: On, a journey that cannot run (credentials unset) is *not verified*: yellow, and an error for the gate.
+    enabled: bool = True
     username_env: str = "MT_SMOKE_USERNAME"
     password_env: str = "MT_SMOKE_PASSWORD"
-    #: Missing credentials fail the tier instead of skipping it.
+    #: Missing credentials are a suite error in every run (not only in the gate: see ``enabled``).
     required: bool = False
     display_name: str | None = None
     #: Raw role (``team-manager``) and the label the user menu shows (``Manager``).
@@ -396,6 +399,8 @@ class EndpointCheck(_Model):
     latency: Seconds | None = None
     #: Send the smoke user's Bearer token.
     auth: bool = False
+    #: A failure is reported (red) but never gates: the gate never rolls back for it.
+    informational: bool = False
 
     @field_validator("url")
     @classmethod

@@ -70,6 +70,31 @@ def set_faults(faults: list[str], environ: Mapping[str, str] = os.environ) -> No
         raise ConfigError(f"cannot reach the running sandbox at {environ[REUSE_VAR]}: {err}") from None
 
 
+#: What the sandbox exports (``sandbox/server.py``), with its hosts and placeholder ports and release: enough for
+#: ``--collect-only`` to list the test ids a real run has, without starting anything.
+COLLECT_ONLY_PLACEHOLDERS = {
+    "MT_SANDBOX_SITE_URL": "http://127.0.0.1:9",
+    "MT_SANDBOX_API_URL": "http://127.0.0.1:9",
+    "MT_SANDBOX_HTTPS_URL": "https://localhost:9",
+    "MT_SANDBOX_TLS_HOST": "localhost:9",
+    "MT_SANDBOX_REDIRECT_URL": "http://127.0.0.1:9/",
+    "MT_SANDBOX_CA": "/nonexistent/sandbox-ca.pem",
+    "MT_SANDBOX_RELEASE": "0.0.0.0",
+    "MT_SANDBOX_KUBECONFIG": "/nonexistent/sandbox-kubeconfig",
+    "MT_SANDBOX_KUBE_CONTEXT": "sandbox",
+    "MT_SANDBOX_KUBE_ADMIN_CONTEXT": "sandbox-admin",
+    "MT_SANDBOX_HELM": "helm",
+}
+
+
+def collect_only_environ(raw: Mapping[str, object], environ: Mapping[str, str]) -> Mapping[str, str]:
+    """The variables to expand a file with when tests are only listed: a sandbox environment whose sandbox is not
+    running gets :data:`COLLECT_ONLY_PLACEHOLDERS` for what it would export; any other file, ``environ`` as is."""
+    if raw.get("sandbox") is None or running(environ):
+        return environ
+    return {**COLLECT_ONLY_PLACEHOLDERS, **environ}
+
+
 def ensure(path: Path, raw: Mapping[str, object], faults: list[str]) -> Launched | None:
     """The one way to get an environment's sandbox: start it (exported, to be stopped by the caller), or, when
     one is already running for this process tree, switch ``faults`` on in it; ``None`` when nothing was started.

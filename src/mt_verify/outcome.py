@@ -13,10 +13,26 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 
+import pytest
+
 from mt_verify.errors import CheckFailed, SuiteError, Verdict
 
-__all__ = ["CheckFailed", "CheckWarning", "SuiteError", "TestOutcome", "check", "fail", "message",
-           "warn"]
+__all__ = ["CheckFailed", "CheckWarning", "NotVerified", "SuiteError", "TestOutcome", "check", "fail", "message",
+           "not_verified", "warn"]
+
+
+class NotVerified(pytest.skip.Exception):  # type: ignore[name-defined]  # pytest.skip.Exception is Skipped
+    """A check the environment asks for could not run (no smoke credentials, no expected release): pytest skips
+    it, but it is *not verified*, never a grey "skipped" that reads as fine: a yellow row in a plain run, and an
+    error (exit 4) in ``mt-verify gate``. A check the environment turns off explicitly skips plainly instead."""
+
+    __module__ = "builtins"  # as pytest's own Skipped: the report reads "NotVerified: ...", not a module path
+
+
+def not_verified(env: str, what: str, why: str) -> NoReturn:
+    """Skip this check as not verified: ``[env] <what> not verified: <why>``."""
+    __tracebackhide__ = True
+    raise NotVerified(f"[{env}] {what} not verified: {why}")
 
 
 class CheckWarning(UserWarning):
@@ -106,6 +122,8 @@ class TestOutcome:
     notes: list[dict[str, str]] = field(default_factory=list)
     served: dict[str, str] | None = None
     duration_s: float = 0.0
+    #: Skipped by :func:`not_verified`: a check the environment asks for could not run.
+    not_verified: bool = False
 
     def record_phase(self, when: str, outcome: str, verdict: Verdict, reason: str, duration: float) -> None:
         """One phase ended. A failed check outranks a suite error (the application was seen to be wrong, whatever

@@ -17,7 +17,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from mt_verify import launcher
 from mt_verify.credentials import Credentials, smoke_credentials_from
 from mt_verify.errors import CheckFailed, SuiteError, verdict_of
 from mt_verify.notes import drain as drain_notes
-from mt_verify.outcome import CheckWarning, TestOutcome, fail
+from mt_verify.outcome import CheckWarning, NotVerified, TestOutcome, fail, not_verified
 from mt_verify.probe import ApiClient, Probe, served_release_of
 from mt_verify.redact import redact_text, register_secret
 from mt_verify.release import ExpectedRelease, ServedRelease
@@ -46,6 +46,7 @@ MARKERS = (
     "deployment: deployment tier (Kubernetes objects of the release)",
     "smoke: browser smoke tier (Playwright journeys)",
     "gate: a failure of this test means the release should be rolled back",
+    "informational: reported, never gating (overrides gate; endpoints[].informational)",
     "area(name): the summary row a test reports under",
 )
 TESTS_DIR = cfg.ROOT / "tests"
@@ -106,11 +107,15 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         path, raw = cfg.load_raw(name)
         faults = list(config.getoption("mt_faults"))
-        if not _is_worker(config):
+        environ: Mapping[str, str] = os.environ
+        if config.option.collectonly:
+            # Listing tests starts nothing: the sandbox's variables get placeholders with its hosts (same ids).
+            environ = launcher.collect_only_environ(raw, os.environ)
+        elif not _is_worker(config):
             started = launcher.ensure(path, raw, faults)
             if started is not None:
                 config.add_cleanup(started.stop)
-        env = cfg.validate(cfg.expand(raw, os.environ, "", path), path)
+        env = cfg.validate(cfg.expand(raw, environ, "", path), path)
         config.stash[EXPECTED_KEY] = ExpectedRelease.parse(config.getoption("mt_expected") or env.release.expected)
     except SuiteError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -182,12 +187,38 @@ def browser_video(pytestconfig: pytest.Config) -> str:
     return str(pytestconfig.getoption("mt_browser_video"))
 
 
+@pytest.fixture(scope="session")
+def announce(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Say one line now, past pytest's output capture: on the terminal (an xdist worker's stderr is the
+    controller's) and so in the gate's ``pytest.log``. For waits that would otherwise be silent."""
+    return announcer(pytestconfig)
+
+
+def announcer(config: pytest.Config) -> Callable[[str], None]:
+    import sys
+
+    capman = config.pluginmanager.getplugin("capturemanager")
+
+    def say(text: str) -> None:
+        line = f"\nmt-verify: {redact_text(text)}\n"  # after a row of progress dots, on a line of its own
+        if capman is None:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            return
+        with capman.global_and_fixture_disabled():
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+    return say
+
+
 # -- HTTP --------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def probe(environment: cfg.Environment, pytestconfig: pytest.Config) -> Iterator[Probe]:
     with Probe(environment) as p:
+        p.say = announcer(pytestconfig)
         side = pytestconfig.pluginmanager.get_plugin("mt-verify-tests")
         if isinstance(side, TestSide):
             side.probes.append(p)
@@ -211,7 +242,8 @@ def smoke_credentials(environment: cfg.Environment) -> Credentials:
     when ``smoke.required``."""
     creds = smoke_credentials_from(environment)
     if isinstance(creds, str):
-        pytest.skip(creds)
+        not_verified(environment.name, "checks as the smoke user", creds.split("] ", 1)[-1]
+                     + " (smoke.enabled: false turns the tier off)")
     return creds
 
 
@@ -247,6 +279,8 @@ def _mtv_tier_budget(request: pytest.FixtureRequest) -> None:
 
 def _new_outcome(item: pytest.Item) -> TestOutcome:
     names = sorted({m.name for m in item.iter_markers()})
+    if "informational" in names:  # never gating, whatever the module says: the gate reads these names
+        names = [n for n in names if n != "gate"]
     tier = tier_of(names, item.nodeid.split("::", 1)[0])
     mark = item.get_closest_marker("area")
     if mark is not None and mark.args:
@@ -256,9 +290,16 @@ def _new_outcome(item: pytest.Item) -> TestOutcome:
     return TestOutcome(item.nodeid, tier=tier, area=area, gate="gate" in names, markers=names)
 
 
+def _chained(longrepr: object) -> bool:
+    """A traceback of more than one exception (``raise ... from``, or raised while handling another)."""
+    from _pytest._code.code import ExceptionChainRepr
+
+    return isinstance(longrepr, ExceptionChainRepr) and len(longrepr.chain) > 1
+
+
 def _reason(report: pytest.TestReport, exc: BaseException | None) -> str:
     """One line saying why a phase ended red (or was skipped)."""
-    if isinstance(exc, CheckFailed | SuiteError):
+    if isinstance(exc, CheckFailed | SuiteError | NotVerified):
         return summ.one_line(str(exc))
     if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
         return summ.one_line(str(report.longrepr[2]).removeprefix("Skipped: "))
@@ -359,7 +400,12 @@ class TestSide:
             report.longrepr = redact_text(str(exc))  # the one line first, no screen of traceback
         elif isinstance(exc, SuiteError):
             report.longrepr = f"SUITE ERROR (nothing was checked): {redact_text(str(exc))}"
+        elif report.failed and reason and _chained(report.longrepr):
+            # A screen of chained exceptions ends in the one line that says what failed: say it first.
+            report.longrepr = f"{reason}\n\n{report.longrepr}"
         rec.record_phase(report.when, report.outcome, verdict, reason, report.duration)
+        if isinstance(exc, NotVerified) and verdict == "skipped":
+            rec.not_verified = True
         texts = item.stash.get(_WARNINGS_KEY, [])
         if texts:
             rec.warnings.extend(texts)

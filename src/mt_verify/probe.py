@@ -23,6 +23,7 @@ import ssl
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -173,6 +174,11 @@ class Probe:
         http = environment.http
         self.history: list[Exchange] = []
         self.reachability = Reachability(environment)
+        #: Hosts (``host:port``) that did not answer a request at all within ``http.timeout``, with what was asked:
+        #: later checks against them fail at once instead of each waiting out its own timeout.
+        self.hung: dict[str, str] = {}
+        #: Told, once per host, that its checks will now fail fast (the plugin's ``announce``).
+        self.say: Callable[[str], None] | None = None
         self._client = httpx.Client(
             timeout=httpx.Timeout(http.timeout, connect=min(http.timeout, 5.0)),
             verify=ssl_context(http.ca_file),
@@ -221,10 +227,19 @@ class Probe:
             hdrs["Authorization"] = f"Bearer {token}"
         name = self.env.name
         deadline_s = self.env.http.timeout
+        host, port = _host_port(url)
+        where = f"{host}:{port}"
+        if where in self.hung:
+            fail(name, f"{method} {url}", f"an answer within {deadline_s:g} s",
+                 f"no answer: {where} already hung this run ({self.hung[where]}); not waited for again",
+                 next_step=f"the host accepts connections but does not answer: curl -sv -m {deadline_s:g} {url}; "
+                           f"{nextsteps.kubectl(self.env, 'get pods')}")
         expired = threading.Event()
+        answered = False
         start = time.perf_counter()
         try:
             with self._client.stream(method, url, params=params, json=json_body, headers=hdrs) as resp:
+                answered = True
                 def cut() -> None:
                     expired.set()
                     resp.close()
@@ -240,10 +255,17 @@ class Probe:
                 elapsed = time.perf_counter() - start
                 full_url = str(resp.request.url)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if isinstance(exc, httpx.ConnectTimeout):
+                self._hangs(where, f"{method} {url}: no connection within {time.perf_counter() - start:.1f} s")
             self._connect_failed(method, url, exc)
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
                 httpx.StreamClosed) as exc:
             took = time.perf_counter() - start
+            if not answered and isinstance(exc, httpx.TimeoutException):
+                self._hangs(where, f"{method} {url}: no answer in {took:.1f} s")
+                fail(name, f"{method} {url}", f"an answer within {deadline_s:g} s (http.timeout)",
+                     f"no answer after {took:.1f} s (the connection was accepted)",
+                     next_step=f"the host accepts connections but does not answer: curl -sv -m {deadline_s:g} {url}")
             if expired.is_set() or took >= deadline_s:
                 fail(name, f"{method} {url}", f"a complete answer within {deadline_s:g} s (http.timeout)",
                      f"the body still arriving after {took:.1f} s",
@@ -254,6 +276,13 @@ class Probe:
             fail(name, f"{method} {url}", "a well-formed HTTP answer", f"{type(exc).__name__}: {_reason(exc)}")
         return Exchange(name, method, full_url, resp.status_code, resp.headers, body, elapsed,
                         request_headers={**dict(resp.request.headers)}, truncated=truncated)
+
+    def _hangs(self, where: str, what: str) -> None:
+        if where in self.hung:
+            return
+        self.hung[where] = what
+        if self.say is not None:
+            self.say(f"[{self.env.name}] {where} did not answer ({what}): its remaining checks fail at once")
 
     def _connect_failed(self, method: str, url: str, exc: Exception) -> None:
         """A connection that did not get as far as HTTP: whose fault is it? (See the module docstring.)"""

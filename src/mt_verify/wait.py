@@ -47,9 +47,12 @@ def wait_until(
     """Call ``read()`` until ``done(value)`` holds, ``stop(value)`` says waiting is pointless, or ``deadline_s``
     passes; return the last value either way (the caller turns an unmet wait into a failed check).
 
-    ``progress(waited_s, deadline_s, value)`` is called about every :data:`PROGRESS_EVERY_S` seconds of waiting.
+    ``progress(waited_s, deadline_s, value)`` is called at least every :data:`PROGRESS_EVERY_S` seconds of waiting
+    (a pause never runs past the next progress line), and a few times in a wait shorter than that (every third of
+    ``deadline_s``, at least a second apart), so that a long wait is never silent.
     """
     pause = pause or threading.Event().wait  # an Event nobody sets: a timed pause
+    every = progress_every(deadline_s)
     started = clock()
     interval = first_pause
     value = read()
@@ -59,14 +62,29 @@ def wait_until(
     while True:
         if done(value):
             return Polled(value, True, clock() - started, polls, first)
-        left = started + deadline_s - clock()
+        now = clock()
+        left = started + deadline_s - now
         if left <= 0 or (stop is not None and stop(value)):
-            return Polled(value, False, clock() - started, polls, first)
-        pause(min(interval, left))
+            return Polled(value, False, now - started, polls, first)
+        step = min(interval, left)
+        if progress is not None:
+            step = min(step, max(said + every - now, 0.0))
+        pause(step)
         interval = min(interval * factor, max_pause)
         value = read()
         polls += 1
         now = clock()
-        if progress is not None and now - said >= PROGRESS_EVERY_S:
+        if progress is not None and now - said >= every and now - started < deadline_s and not done(value):
             said = now
             progress(now - started, deadline_s, value)
+
+
+def progress_every(deadline_s: float) -> float:
+    """How often a wait of ``deadline_s`` says where it stands."""
+    return min(PROGRESS_EVERY_S, max(deadline_s / 3, 1.0))
+
+
+def progress_line(env: str, what: str, waited_s: float, deadline_s: float, setting: str, last: str) -> str:
+    """``[env] still waiting for <what>: 12 s so far, deadline 300 s (setting); last seen: <state>``."""
+    return (f"[{env}] still waiting for {what}: {waited_s:.0f} s so far, deadline {deadline_s:g} s ({setting}); "
+            f"last seen: {last}")

@@ -24,6 +24,7 @@ from mt_verify.plugin import outcome_of
 from mt_verify.release import ExpectedRelease, ReleaseIdentity, build_id_of, needs_served, same_commit
 from mt_verify.reporting.evidence import evidence_dir
 from mt_verify.session import environment_of
+from mt_verify.wait import progress_line
 
 OBJ = dict[str, Any]
 NOTE = "mt_kube_note"
@@ -131,16 +132,21 @@ def kube(kube_target: Target) -> Kube:
 # -- one read per kind ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def rollouts(kube: Kube, kube_settings: Kubernetes) -> Waited:
-    """The configured Deployments, after waiting (up to ``rollout_timeout``) for rollouts in progress."""
+def rollouts(kube: Kube, kube_settings: Kubernetes, env_name: str, announce: Callable[[str], None]) -> Waited:
+    """The configured Deployments, after waiting (up to ``rollout_timeout``) for rollouts in progress, saying
+    where the wait stands while it lasts."""
     ns = kube_settings.namespace
 
     def read() -> dict[str, OBJ]:
         items = kube.items(f"list deployments in namespace {ns}", kube.apps.list_namespaced_deployment, ns)
         return {checks.name_of(d): d for d in items}
 
+    def progress(waited: float, deadline: float, state: str) -> None:
+        announce(progress_line(env_name, f"the rollouts in namespace {ns}", waited, deadline,
+                               "kubernetes.rollout_timeout", state))
+
     return wait_for_rollouts(read, {d.name: d.replicas for d in kube_settings.deployments},
-                             kube_settings.rollout_timeout)
+                             kube_settings.rollout_timeout, progress=progress)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     env = environment_of(metafunc.config)
     if env is not None and "endpoint" in metafunc.fixturenames:
         if env.endpoints:
-            metafunc.parametrize("endpoint", env.endpoints, ids=[e.name for e in env.endpoints])
+            metafunc.parametrize("endpoint", [
+                pytest.param(e, id=e.name, marks=[pytest.mark.informational] if e.informational else [])
+                for e in env.endpoints])
         else:
             metafunc.parametrize("endpoint", [None], ids=["none"])
 

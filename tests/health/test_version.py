@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
 from mt_verify import nextsteps
 from mt_verify.config import Environment
-from mt_verify.outcome import check, fail
+from mt_verify.outcome import check, fail, not_verified
 from mt_verify.probe import ApiClient, Exchange, Probe
 from mt_verify.release import ExpectedRelease
-from mt_verify.wait import wait_until
+from mt_verify.wait import progress_line, wait_until
 
 pytestmark = [pytest.mark.health, pytest.mark.gate, pytest.mark.area("Version")]
 
@@ -42,19 +43,27 @@ def test_version_fields_well_formed(api: ApiClient, environment: Environment, en
 
 
 def test_served_version_is_expected_release(
-    api: ApiClient, environment: Environment, env_name: str, expected_release: ExpectedRelease | None
+    api: ApiClient, environment: Environment, env_name: str, expected_release: ExpectedRelease | None,
+    announce: Callable[[str], None],
 ) -> None:
     if expected_release is None:
-        pytest.skip("no expected release given (--expected-version or MT_EXPECTED_VERSION)")
+        not_verified(env_name, "the served release", "no expected release given (--expected-version, "
+                     "MT_EXPECTED_VERSION or release.expected)")
 
     def served() -> tuple[Exchange, tuple[str | None, str | None]]:
         ex = api.get("/api/version")
         body = ex.json_object() if ex.status == 200 else {}
         return ex, (body.get("version"), body.get("commit_sha"))
 
+    def progress(waited: float, deadline: float, s: tuple[Exchange, tuple[str | None, str | None]]) -> None:
+        ex, (version, sha) = s
+        seen = f"{version} ({(sha or 'no sha')[:7]})" if ex.status == 200 else f"HTTP {ex.status}"
+        announce(progress_line(env_name, f"{ex.url} to serve release {expected_release}", waited, deadline,
+                               "release.wait", seen))
+
     # A rollout may still be landing: poll until the deadline.
     got = wait_until(served, lambda s: expected_release.matches(*s[1]), environment.release.wait,
-                     first_pause=0.25, max_pause=5.0, factor=2.0)
+                     first_pause=0.25, max_pause=5.0, factor=2.0, progress=progress)
     ex, (version, sha) = got.value
     if got.met:
         if got.waited_s > 0.5:

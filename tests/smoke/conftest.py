@@ -56,6 +56,13 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return (yield)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _mtv_smoke_enabled(environment: Environment) -> None:
+    """``smoke.enabled: false`` turns the tier off for the environment: a plain skip, before any browser starts."""
+    if not environment.smoke.enabled:
+        pytest.skip(f"[{environment.name}] the smoke tier is off in this environment (smoke.enabled: false)")
+
+
 def journey_failed(item: pytest.Item) -> bool:
     """Pessimistic: a failed setup or call, or a call that never reported (interrupt, crash), is a failure."""
     phases = outcome_of(item).phases

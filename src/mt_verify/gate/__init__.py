@@ -5,6 +5,7 @@ pure function (:func:`mt_verify.gate.decide.decide`); this module acts on it::
 
     attempt 1   the requested tiers (health, deployment, smoke)
       |-- suite problem (config, cluster unreachable or forbidden, browser missing, pytest exit 2/3/4/5) -> ERROR (4)
+      |-- no gating test failed, but a check the environment asks for could not run (not verified)      -> ERROR (4)
       |-- no gating test failed (non-gating failures are reported)                                        -> PASSED (0)
     confirm     after rollback.confirm_delay seconds, the failed gating tests once more
       |-- suite problem                                                                                   -> ERROR (4)

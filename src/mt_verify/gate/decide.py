@@ -36,7 +36,8 @@ EXIT_MEANINGS = {
     GateExit.ROLLBACK_FAILED: "failed; a rollback was attempted but it, or the verification after it, failed "
                               "(or the gate was cancelled after it started)",
     GateExit.ERROR: "error: the suite could not verify (bad configuration, cluster unreachable or forbidden, "
-                    "browser missing, pytest usage error, interrupted) or the rollback tool is missing; "
+                    "browser missing, a tier the environment asks for could not run, pytest usage error, "
+                    "interrupted) or the rollback tool is missing; "
                     "nothing was rolled back",
 }
 
@@ -76,6 +77,10 @@ def decide(first: Attempt, confirmation: Attempt | None, options: DecideOptions)
         return _finish(GateExit.ERROR, "error", f"the suite could not verify: {problem}")
     failed_gating = gating(first.failed, options.is_gating)
     non_gating = [r.nodeid for r in first.failed if r not in failed_gating]
+    unverified = first.unverified_problem()
+    if unverified and not failed_gating:
+        # A tier the environment asks for could not run: not a pass (a failure elsewhere is still confirmed).
+        return _finish(GateExit.ERROR, "error", f"the suite could not verify: {unverified}", non_gating=non_gating)
     if not failed_gating:
         return _finish(GateExit.PASSED, "passed", "every gating check passed", non_gating=non_gating)
     if confirmation is None:
@@ -93,6 +98,9 @@ def decide(first: Attempt, confirmation: Attempt | None, options: DecideOptions)
     flaky = [r.nodeid for r in failed_gating if r.nodeid not in again]
     confirmed = [r for r in failed_gating if r.nodeid in again]
     if not confirmed:
+        if unverified:
+            return _finish(GateExit.ERROR, "error", f"the suite could not verify: {unverified}", flaky=flaky,
+                           non_gating=non_gating)
         return _finish(GateExit.PASSED, "passed", f"{len(failed_gating)} gating failure(s) did not repeat (flaky)",
                        flaky=flaky, non_gating=non_gating)
     if not options.rollback:

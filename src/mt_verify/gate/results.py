@@ -28,9 +28,12 @@ class TestResult:
     markers: frozenset[str] = frozenset()
     message: str = ""
     duration_s: float = 0.0
+    #: Skipped, but a check the environment asks for (summary status ``not_verified``): the gate cannot vouch.
+    not_verified: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"nodeid": self.nodeid, "outcome": self.outcome, "verdict": self.verdict,
+                "not_verified": self.not_verified,
                 "markers": sorted(self.markers), "message": self.message, "duration_s": round(self.duration_s, 3)}
 
 
@@ -56,6 +59,19 @@ class Attempt:
     @property
     def errors(self) -> list[TestResult]:
         return self.with_verdict("error")
+
+    @property
+    def not_verified(self) -> list[TestResult]:
+        return [r for r in self.results if r.not_verified]
+
+    def unverified_problem(self) -> str | None:
+        """Why this run left checks the environment asks for unverified (a tier it turns off skips plainly)."""
+        if not self.not_verified:
+            return None
+        names = ", ".join(r.nodeid for r in self.not_verified[:5]) + (" ..." if len(self.not_verified) > 5 else "")
+        first = self.not_verified[0].message
+        return f"{len(self.not_verified)} check(s) could not run (not verified): {names}" + (
+            f"; first: {first}" if first else "")
 
     def suite_problem(self) -> str | None:
         """Why this run cannot be trusted to judge the application, or None."""
@@ -97,7 +113,7 @@ def read_summary(run_dir: Path) -> list[TestResult] | None:
         verdict = _outcome(t.get("mt_verdict"))
         markers = frozenset(str(m) for m in t.get("markers") or ())
         results.append(TestResult(t["nodeid"], outcome, verdict, markers, str(t.get("reason") or "")[:300],
-                                  float(t.get("duration_s") or 0.0)))
+                                  float(t.get("duration_s") or 0.0), t.get("status") == "not_verified"))
     return results
 
 

@@ -40,14 +40,28 @@ def wait_for_rollouts(
     *,
     clock: Callable[[], float] = time.monotonic,
     pause: Callable[[float], Any] | None = None,
+    progress: Callable[[float, float, str], Any] | None = None,
 ) -> Waited:
-    """``read()`` returns the Deployments by name; ``want`` maps each configured name to its replica count."""
+    """``read()`` returns the Deployments by name; ``want`` maps each configured name to its replica count.
+    ``progress(waited_s, deadline_s, state)`` hears where the wait stands (see :func:`mt_verify.wait.wait_until`),
+    the state naming each Deployment still rolling out and what it lacks."""
 
     def pending(deployments: dict[str, dict[str, Any]]) -> set[str]:
         return {name for name, replicas in want.items()
                 if name in deployments and rollout_state(deployments[name], replicas).in_progress}
 
+    def state(deployments: dict[str, dict[str, Any]]) -> str:
+        parts = []
+        for name in sorted(pending(deployments)):
+            problems = rollout_state(deployments[name], want[name]).problems
+            parts.append(f"{name}: {', '.join(problems) or 'in progress'}")
+        return "; ".join(parts) or "complete"
+
+    def said(waited: float, deadline: float, deployments: dict[str, dict[str, Any]]) -> None:
+        if progress is not None:
+            progress(waited, deadline, state(deployments))
+
     got = wait_until(read, lambda d: not pending(d), deadline_s, first_pause=FIRST_PAUSE_S,
-                     max_pause=MAX_PAUSE_S, clock=clock, pause=pause)
+                     max_pause=MAX_PAUSE_S, clock=clock, pause=pause, progress=said if progress else None)
     return Waited(got.value, waited_s=got.waited_s, polls=got.polls,
                   timed_out=set() if got.met else pending(got.value), waited_for=pending(got.first))

@@ -19,6 +19,7 @@ from mt_verify.redact import redact_text
 FILE_NAME = "index.html"
 _LIGHT = {"green": "#1a7f37", "yellow": "#bf8700", "red": "#cf222e", "grey": "#6e7781"}
 _VERDICT = {"passed": ("PASSED", "green"), "passed_with_warnings": ("PASSED WITH WARNINGS", "yellow"),
+            "not_verified": ("NOT VERIFIED", "yellow"),
             "failed": ("FAILED", "red"), "error": ("COULD NOT VERIFY", "red"), "no_tests": ("NO TESTS", "grey")}
 _GATE = {0: ("PROCEED", "green"), 1: ("ROLLED BACK", "yellow"), 2: ("FAILED, NOT ROLLED BACK", "red"),
          3: ("ROLLBACK FAILED", "red"), 4: ("COULD NOT VERIFY", "red")}
@@ -133,9 +134,9 @@ def _checks(summary: dict[str, Any], base: str = "") -> list[str]:
     out = []
     for test in summary.get("tests") or []:
         status = test.get("status")
-        if status not in ("failed", "error", "warning"):
+        if status not in ("failed", "error", "not_verified", "warning"):
             continue
-        light = "yellow" if status == "warning" else "red"
+        light = "yellow" if status in ("warning", "not_verified") else "red"
         line = test.get("reason") or "; ".join(test.get("warnings") or []) or ("flaky" if test.get("flaky") else "")
         evidence = [str(e) for e in test.get("evidence") or []]
         images = [e for e in evidence if e.lower().endswith(_IMAGES)]

@@ -22,6 +22,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -162,10 +163,58 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _start_allure(config, run_dir / ALLURE_DIR)
     _start_junit(config, run_dir / JUNIT_NAME)
+    config.pluginmanager.register(FoldRepeats(), "mt-verify-fold-repeats")
     controller = Controller(config, run_dir)
     controller.latest_before = latest_before
     config.stash[_STATE_KEY] = controller
     config.pluginmanager.register(controller, "mt-verify-reports")
+
+
+# -- the terminal: one suite error, said once ------------------------------------------------------------
+
+SUITE_ERROR_PREFIX = "SUITE ERROR (nothing was checked): "
+
+
+class FoldRepeats:
+    """Twenty tests that could not check for one reason (the cluster unreachable) are one story: pytest's ERRORS
+    section and short summary show the first test with it, and one line counts the rest, as ``summary.md`` folds
+    them. Only the terminal is folded; JUnit, Allure and ``summary.json`` keep every test."""
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
+        stats = terminalreporter.stats
+        kept: dict[str, list[Any]] = {}
+        folded: dict[str, tuple[str, int]] = {}  # text -> (first test, how many more)
+        for key in ("error", "failed"):
+            reports = stats.get(key)
+            if not reports:
+                continue
+            kept[key] = reports
+            shown = []
+            for rep in reports:
+                text = str(getattr(rep, "longrepr", "") or "")
+                if not text.startswith(SUITE_ERROR_PREFIX):
+                    shown.append(rep)
+                elif text in folded:
+                    first, more = folded[text]
+                    folded[text] = (first, more + 1)
+                else:
+                    folded[text] = (rep.nodeid, 0)
+                    shown.append(rep)
+            stats[key] = shown
+        try:
+            return (yield)
+        finally:
+            stats.update(kept)
+            for text, (first, more) in folded.items():
+                if more:
+                    terminalreporter.write_line(
+                        f"mt-verify: {_plural(more, 'more test')} could not check for the same reason as {first} "
+                        f"(folded here; junit.xml and summary.json list each): {summ.one_line(text, 160)}")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 # -- controller: aggregates and writes ----------------------------------------------------------------
@@ -185,6 +234,8 @@ class Controller:
         self.markdown: str | None = None
         self.data: dict[str, Any] | None = None
         self.scrubbed = 0
+        #: Every selected test's area (for "stopped by -x": selected, never run).
+        self.selected: dict[str, str] = {}
         #: Set when this process made the run folder: where ``reports/latest`` pointed before ("" = nowhere).
         self.latest_before: str | None = None
 
@@ -198,6 +249,21 @@ class Controller:
     def pytest_sessionstart(self) -> None:
         self.started = time.time()
         self.started_mono = time.monotonic()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """What was selected to run, by area (this process collected: no xdist)."""
+        from mt_verify.plugin import outcome_of
+
+        for item in session.items:
+            self.selected[item.nodeid] = outcome_of(item).area
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """xdist: the workers collected; areas from the node ids (as for a test that crashed its worker)."""
+        for nodeid in ids:
+            if nodeid not in self.selected:
+                path, _, name = nodeid.rpartition("::")
+                self.selected[nodeid] = derive_area(tier_of((), path.split("::", 1)[0]), name)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if not report.failed:
@@ -270,6 +336,19 @@ class Controller:
         text = "not run: no test of this area was selected"
         return text + (f" ({', '.join(filters)})" if filters else "")
 
+    def _stopped_reasons(self) -> dict[str, str]:
+        """Areas whose selected tests never ran because ``-x`` / ``--maxfail`` ended the run first."""
+        maxfail = int(getattr(self.config.option, "maxfail", 0) or 0)
+        if not maxfail:
+            return {}
+        red = sum(1 for r in self.records.values() if r.verdict in ("failed", "error"))
+        if red < maxfail:
+            return {}
+        flag = "-x" if maxfail == 1 else f"--maxfail {maxfail}"
+        never = {area for nodeid, area in self.selected.items() if nodeid not in self.records}
+        return {area: f"not run: stopped by {flag} after {red} red test(s), before this area's tests ran"
+                for area in never}
+
     def build(self, exitstatus: int) -> dict[str, Any]:
         for rec in self.records.values():
             rec.evidence = sorted(set(rec.evidence) | set(list_evidence(rec.nodeid, self.run_dir)))
@@ -290,7 +369,8 @@ class Controller:
             "junit": str(self.run_dir / JUNIT_NAME),
         }
         return summ.build(self.records.values(), environment=env, version=version, run=run,
-                          not_run_reason=self._not_run_reason(), reruns=self.reruns)
+                          not_run_reason=self._not_run_reason(), reruns=self.reruns,
+                          not_run_reasons=self._stopped_reasons())
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -6,8 +6,10 @@ can add the gate's decision later by loading the JSON, adding ``gate`` and writi
 
 Traffic lights per area (row): ``green`` passed; ``yellow`` passed with a warning (a :class:`CheckWarning`, or a
 test that passed only after a rerun); ``red`` a test failed (``status: failed``) or the suite could not check
-(``status: error``: unreachable target, suite bug; never a reason to roll back); ``grey`` nothing ran (not
-selected, or every test skipped), with the reason.
+(``status: error``: unreachable target, suite bug; never a reason to roll back); ``yellow`` too for a check the
+environment asks for that could not run (``status: not_verified``: no smoke credentials, no expected release; see
+:func:`mt_verify.outcome.not_verified`), never grey; ``grey`` nothing ran (not selected, turned off, or every test
+skipped), with the reason.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ STEP_SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
 REASON_MAX = 240
 
 LIGHT_ICON = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
-STATUS_ICON = {"passed": "🟢", "warning": "🟡", "failed": "🔴", "error": "⛔", "skipped": "⚪", "not_run": "⚪"}
+STATUS_ICON = {"passed": "🟢", "warning": "🟡", "not_verified": "🟡", "failed": "🔴", "error": "⛔", "skipped": "⚪",
+               "not_run": "⚪"}
 VERDICT_TEXT = {
     "passed": "🟢 PASSED",
     "passed_with_warnings": "🟡 PASSED WITH WARNINGS",
+    "not_verified": "🟡 NOT VERIFIED (checks the environment asks for could not run)",
     "failed": "🔴 FAILED",
     "error": "⛔ SUITE ERROR (could not check)",
     "no_tests": "⚪ NO TESTS RAN",
@@ -53,16 +57,32 @@ def one_line(text: object, limit: int = REASON_MAX) -> str:
     return ""
 
 
-def status_of(verdict: str, warnings: list[str], reruns: int) -> str:
-    """A test's light as a word: passed, warning, failed, error, skipped."""
+def status_of(verdict: str, warnings: list[str], reruns: int, not_verified: bool = False) -> str:
+    """A test's light as a word: passed, warning, failed, error, not_verified, skipped. The one place a skip is
+    told apart as *not verified* (the test said so: :func:`mt_verify.outcome.not_verified`)."""
+    if verdict == "skipped" and not_verified:
+        return "not_verified"
     if verdict in ("failed", "error", "skipped"):
         return verdict
     return "warning" if warnings or reruns else "passed"
 
 
+_DEPLOYMENT = re.compile(r"(?:\bDeployment/|\(Deployment )([a-z0-9][a-z0-9.-]*)")
+#: A Deployment's pod: ``<deployment>-<pod-template-hash>-<5 characters>`` (Kubernetes' naming).
+_POD = re.compile(r"\b[Pp]od/([a-z0-9][a-z0-9.-]*?)-[a-z0-9]{5,10}-[a-z0-9]{5}\b")
+
+
+def object_of(reason: str) -> str | None:
+    """The Kubernetes object a red test's first line is about, as ``Deployment <name>``: one crash-looping backend
+    fails its events, pods-ready, restarts and rollout checks, and the summary shows them as one story."""
+    found = _DEPLOYMENT.search(reason) or _POD.search(reason)
+    return f"Deployment {found.group(1)}" if found else None
+
+
 def test_entry(rec: TestOutcome, reruns: int = 0) -> dict[str, Any]:
     """One test in ``summary.json`` (``SCHEMA.md``), from its outcome record."""
     verdict = rec.verdict
+    status = status_of(verdict, rec.warnings, reruns, rec.not_verified)
     return {
         "nodeid": rec.nodeid,
         "area": rec.area,
@@ -71,7 +91,8 @@ def test_entry(rec: TestOutcome, reruns: int = 0) -> dict[str, Any]:
         "markers": list(rec.markers),
         "outcome": rec.outcome,
         "mt_verdict": verdict,
-        "status": status_of(verdict, rec.warnings, reruns),
+        "status": status,
+        "object": object_of(rec.reason) if status in ("failed", "error") else None,
         "reason": rec.reason if verdict in ("failed", "error") else (rec.skip_reason if verdict == "skipped" else ""),
         "warnings": list(rec.warnings),
         "flaky": reruns > 0 and verdict == "passed",
@@ -86,21 +107,24 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[str, Any]]:
+def _area_rows(tests: list[dict[str, Any]], not_run_reason: str,
+               not_run_reasons: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per area; an area no test ran in says why (``not_run_reasons`` by area, else ``not_run_reason``)."""
     by_area: dict[str, list[dict[str, Any]]] = {name: [] for name in AREAS}
     for t in tests:
         by_area.setdefault(t["area"], []).append(t)
     rows = []
     for name in sorted(by_area, key=order_key):
         members = by_area[name]
-        counts = {k: 0 for k in ("passed", "warning", "failed", "error", "skipped")}
+        counts = {k: 0 for k in ("passed", "warning", "not_verified", "failed", "error", "skipped")}
         for t in members:
             counts[t["status"]] += 1
         red = [t for t in members if t["status"] in ("failed", "error")]
         yellow = [t for t in members if t["status"] == "warning"]
+        unverified = [t for t in members if t["status"] == "not_verified"]
         reason = ""
         if not members:
-            light, status, reason = "grey", "not_run", not_run_reason
+            light, status, reason = "grey", "not_run", (not_run_reasons or {}).get(name, not_run_reason)
         elif red:
             light = "red"
             status = "failed" if counts["failed"] else "error"
@@ -111,6 +135,11 @@ def _area_rows(tests: list[dict[str, Any]], not_run_reason: str) -> list[dict[st
             reason = one_line(reason)
             if len(red) > 1:
                 reason += f" (+{len(red) - 1} more)"
+        elif unverified:
+            light, status = "yellow", "not_verified"
+            reason = one_line(unverified[0]["reason"] or unverified[0]["nodeid"])
+            if len(unverified) > 1:
+                reason += f" (+{len(unverified) - 1} more)"
         elif yellow:
             light, status = "yellow", "warning"
             first = yellow[0]
@@ -140,15 +169,19 @@ def verdict_of(tests: Iterable[Mapping[str, Any]]) -> str:
         return "failed"
     if "error" in statuses:
         return "error"
+    if "not_verified" in statuses:
+        return "not_verified"
     if "warning" in statuses:
         return "passed_with_warnings"
     return "passed"
 
 
 def _counts(tests: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    out = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0, "warnings": 0, "flaky": 0}
+    out = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0, "not_verified": 0, "warnings": 0,
+           "flaky": 0}
     for t in tests:
         out["total"] += 1
+        out["not_verified"] += t["status"] == "not_verified"
         out[t["mt_verdict"]] = out.get(t["mt_verdict"], 0) + 1
         out["warnings"] += len(t["warnings"])
         out["flaky"] += bool(t["flaky"])
@@ -191,8 +224,9 @@ def build(
     run: Mapping[str, Any],
     not_run_reason: str = "not run: no test of this area was selected",
     reruns: Mapping[str, int] | None = None,
+    not_run_reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The summary document (see ``SCHEMA.md``)."""
+    """The summary document (see ``SCHEMA.md``). ``not_run_reasons``: why an area's selected tests never ran."""
     from mt_verify import __version__
 
     reruns = reruns or {}
@@ -209,7 +243,7 @@ def build(
         "gate_verdict": verdict_of(gate_tests),
         "counts": _counts(tests),
         "gate_counts": _counts(gate_tests),
-        "areas": _area_rows(tests, not_run_reason),
+        "areas": _area_rows(tests, not_run_reason, not_run_reasons),
         "notes": {**notes_of(tests), **_run_notes(run)},
         "tests": tests,
         "gate": None,
@@ -306,6 +340,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         (("passed", "passed"), ("failed", "failed"), ("error", "errors"), ("skipped", "skipped"))
     )
     extras = []
+    if counts.get("not_verified"):
+        extras.append(f"{counts['not_verified']} not verified")
     if counts.get("warnings"):
         extras.append(_plural(counts["warnings"], "warning"))
     if counts.get("flaky"):
@@ -328,7 +364,7 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     ]
     for row in data.get("areas", []):
         icon = STATUS_ICON.get(row["status"], "")
-        word = {"not_run": "not run"}.get(row["status"], row["status"])
+        word = {"not_run": "not run", "not_verified": "not verified"}.get(row["status"], row["status"])
         c = row["counts"]
         if row["tests"] == 0:
             tests = "—"
@@ -337,6 +373,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             ok = c["passed"] + c["warning"]
             if bad:
                 tests = f"{bad}/{row['tests']} red"
+            elif c.get("not_verified"):
+                tests = f"{c['not_verified']}/{row['tests']} not verified"
             elif ok:
                 tests = f"{ok}/{row['tests']} passed"
             else:
@@ -344,16 +382,30 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         reason, more = _MORE.match(_short_reason(row["reason"])).groups()  # type: ignore[union-attr]  # matches any text
         reason = _cell(reason, MD_REASON) + (more or "")
         lines.append(f"| {_cell(row['name'])} | {icon} {word} | {tests} | {reason} |")
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    # Keyed by (status, is-an-object, text): the red tests of one Kubernetes object are one line (one root cause);
+    # the rest are grouped by their reason.
+    groups: dict[tuple[str, bool, str], list[dict[str, Any]]] = {}
+    reds = [t for t in data.get("tests", []) if t["status"] in ("failed", "error")]
+    shared = {o for o in (t.get("object") for t in reds) if o and sum(r.get("object") == o for r in reds) > 1}
     for t in data.get("tests", []):
-        if t["status"] in ("failed", "error", "warning"):
+        if t["status"] in ("failed", "error", "not_verified", "warning"):
+            if t["status"] in ("failed", "error") and t.get("object") in shared:
+                groups.setdefault((t["status"], True, t["object"]), []).append(t)
+                continue
             text = t["reason"] or "; ".join(t["warnings"]) or ("flaky: passed after a rerun" if t["flaky"] else "")
-            groups.setdefault((t["status"], _short_reason(text)), []).append(t)
+            groups.setdefault((t["status"], False, _short_reason(text)), []).append(t)
     if groups:
         lines += ["", "<details><summary>Red and yellow tests</summary>", ""]
-        order = {"failed": 0, "error": 1, "warning": 2}
-        for (status, text), members in sorted(groups.items(), key=lambda kv: order[kv[0][0]])[:12]:
+        order = {"failed": 0, "error": 1, "not_verified": 2, "warning": 3}
+        for (status, is_object, text), members in sorted(groups.items(), key=lambda kv: order[kv[0][0]])[:12]:
             icon = STATUS_ICON[status]
+            if is_object:
+                names = ", ".join(f"`{m['nodeid'].rsplit('::', 1)[-1]}`" for m in members[:4])
+                more = f" +{len(members) - 4}" if len(members) > 4 else ""
+                first = _short_reason(members[0]["reason"])
+                lines.append(f"- {icon} **{_cell(text)}**: {len(members)} red checks, one object ({names}{more}); "
+                             f"first: {_cell(first, 300)}")
+                continue
             if len(members) == 1:
                 t = members[0]
                 gate = " [gate]" if t["gate"] else ""
