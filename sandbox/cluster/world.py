@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from sandbox import faults as fault_table
 from sandbox.cluster.binaries import ROOT, Binaries, find
 from sandbox.cluster.control_plane import ControlPlane
 from sandbox.release import Release
@@ -50,22 +51,9 @@ HELM_TIMEOUT = 60
 FAULT_DEADLINE = 60
 OBJ = dict[str, Any]
 
-#: Faults of the real cluster, each a real operation (see :meth:`RealCluster._apply_fault`).
-FAULTS: dict[str, str] = {
-    "image-pull": "helm upgrade: the new backend pod's image cannot be pulled (a kwok Stage: ImagePullBackOff)",
-    "crash-loop": "helm upgrade: the new backend pod goes Ready, then crash-loops with restarts (a kwok Stage)",
-    "rollout-stuck": "helm upgrade: the new backend pod cannot be scheduled (nodeSelector matches no node); the "
-                     "Deployment controller reports ProgressDeadlineExceeded",
-    "restarts-current": "helm upgrade: the new backend pod restarted once (a kwok Stage)",
-    "warning-events": "a Warning event (readiness probe failed) on the current backend pod, as a kubelet posts it",
-    "no-endpoints": "helm upgrade: the backend Service's selector matches no pod",
-    "ingress-host-missing": "helm upgrade: the Ingress lacks the api host",
-    "certificate-not-ready": "the Certificate's Ready condition is False (the sandbox plays cert-manager)",
-    "helm-failed": "a helm upgrade the API server rejects (invalid progressDeadlineSeconds): release failed",
-    "helm-pending": "a helm upgrade killed while its post-upgrade hook runs: release left pending-upgrade",
-    "cache-flush-failed": "helm upgrade: the post-upgrade cache-flush Job fails (a kwok Stage), so the release "
-                          "is failed too",
-}
+#: Faults of the real cluster, each a real operation (see :meth:`RealCluster._apply_fault`); names, operations
+#: and the checks each must fail: the one fault table (sandbox/faults.py).
+FAULTS: dict[str, str] = dict(fault_table.REAL_DESCRIPTIONS)
 
 
 def _now() -> str:
