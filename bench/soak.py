@@ -66,14 +66,15 @@ def false_alarms(runs: int) -> dict[str, Any]:
 def matrices() -> list[tuple[str, str, str, frozenset[str]]]:
     """(environment, tier marker, fault, expected failing tests) for every fault of every matrix.
 
-    Application faults come from the one fault table (``sandbox/faults.py``; faults the matrices skip for now
-    are left out); the cluster's still from the deployment matrix until they move into that table."""
+    Every fault and its expectation comes from the one fault table (``sandbox/faults.py``; faults the matrices
+    skip for now are left out): the application's on ``sandbox``, the cluster's on both simulated layouts (the
+    real cluster's matrix needs its binaries: ``selftests -m realcluster``)."""
     from sandbox import faults
-    from selftests.test_deployment_matrix import LAYOUT_ENVS
 
     cases = [("sandbox", tier, f.name, faults.expected_failures(f.name, tier))
              for tier in ("health", "smoke") for f in faults.in_matrix(tier, include_pending=False)]
-    cases += [(env, "deployment", f, frozenset(exp)) for env, table in LAYOUT_ENVS.items() for f, exp in table.items()]
+    cases += [(faults.LAYOUT_ENVS[layout], "deployment", f, exp) for layout in ("helm", "argocd")
+              for f, exp in faults.layout_matrix("deployment", layout).items()]
     return cases
 
 

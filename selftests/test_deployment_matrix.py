@@ -8,63 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import faults as fault_table
+from sandbox.faults import ARGO_HEALTH, ARGO_SYNC, HELM_STATUS, HELM_VALUES
 from selftests.suite import Run, run_suite
 
-ROLLOUT = "test_deployment_rollout_complete[missing-table-backend]"
-PODS = "test_deployment_pods_running_and_ready[missing-table-backend]"
-RESTARTS = "test_deployment_pods_not_restarting[missing-table-backend]"
-IMAGES = "test_deployment_runs_release_images[missing-table-backend]"
-ENDPOINTS = "test_service_has_ready_endpoints[missing-table-backend]"
-INGRESS = "test_ingress_routes_configured_hosts"
-CERT = "test_tls_certificate_ready"
-EVENTS = "test_no_warning_events_since_rollout"
-HELM_STATUS = "test_helm_release_deployed"
-HELM_VALUES = "test_helm_release_values_match_release"
-ARGO_SYNC = "test_argocd_application_synced"
-ARGO_HEALTH = "test_argocd_application_healthy"
-CACHE_FLUSH = "test_cache_flush_job_not_failed"
-
-#: Faults common to both layouts -> checks failing in both.
-COMMON: dict[str, set[str]] = {
-    # A crash-looping pod is unready (the Deployment is short of replicas), restarting, and emits BackOff.
-    "crash-loop": {ROLLOUT, PODS, RESTARTS, EVENTS},
-    # ImagePullBackOff: pending (short of replicas), Failed/BackOff events; no restart (it never started).
-    "image-pull": {ROLLOUT, PODS, EVENTS},
-    # ProgressDeadlineExceeded: the new pod is unschedulable (FailedScheduling); the old pods still serve.
-    "rollout-stuck": {ROLLOUT, PODS, EVENTS},
-    "rollout-progressing": set(),
-    "image-drift": {IMAGES},
-    "restarts-current": {RESTARTS},
-    "restarts-old": set(),
-    "warning-events": {EVENTS},
-    "no-endpoints": {ENDPOINTS},
-    "ingress-host-missing": {INGRESS},
-    "certificate-not-ready": {CERT},
-}
-HELM: dict[str, set[str]] = {
-    **COMMON,
-    # Quota: one of two pods cannot be created (FailedCreate on the ReplicaSet); the pod that exists is fine.
-    "replicas-unavailable": {ROLLOUT, EVENTS},
-    "helm-failed": {HELM_STATUS},
-    "helm-pending": {HELM_STATUS},
-    "helm-values-stale": {HELM_VALUES},
-    # The failed post-upgrade hook fails the Helm release too; the job controller posts BackoffLimitExceeded.
-    "cache-flush-failed": {CACHE_FLUSH, HELM_STATUS, EVENTS},
-}
-ARGOCD: dict[str, set[str]] = {
-    **COMMON,
-    # One replica: the only backend pod down leaves the Service without a ready endpoint too.
-    "crash-loop": COMMON["crash-loop"] | {ENDPOINTS},
-    "image-pull": COMMON["image-pull"] | {ENDPOINTS},
-    "replicas-unavailable": {ROLLOUT, PODS, ENDPOINTS, EVENTS},
-    "argocd-out-of-sync": {ARGO_SYNC},
-    "argocd-degraded": {ARGO_HEALTH},
-    # An Argo CD PostSync hook: the sync operation fails, the Application stays Synced/Healthy.
-    "cache-flush-failed": {CACHE_FLUSH, EVENTS},
-}
-ACCESS = ("kube-unreachable", "kube-forbidden", "kube-unauthorized")
-LAYOUT_ENVS = {"sandbox": HELM, "sandbox-argocd": ARGOCD}
-CASES = [(env, fault) for env, faults in LAYOUT_ENVS.items() for fault in sorted(faults)]
+ACCESS = fault_table.ACCESS
+#: environment -> fault -> the checks it must fail (sandbox/faults.py is the one table, the real cluster's too).
+LAYOUT_ENVS = {fault_table.LAYOUT_ENVS[layout]: fault_table.layout_matrix("deployment", layout)
+               for layout in ("helm", "argocd")}
+CASES = [(env, fault) for env, table in LAYOUT_ENVS.items() for fault in sorted(table)]
 
 
 def deployment(tmp_path: Path, env: str, *faults: str) -> Run:

@@ -124,11 +124,15 @@ def test_to_revision_that_failed_its_gate_is_refused() -> None:
 def test_gate_result_maps_to_revisions() -> None:
     class Result:
         verdict, expected, reason, exit = "failed", BAD2, "2 gating check(s) failed twice", 1
-        rollback: dict[str, Any] | None = {"plan": {"target_revision": 2}}
+        rollback: dict[str, Any] | None = {"strategy": "helm", "plan": {"target_revision": 2}}
         after_rollback: dict[str, Any] | None = {"passed": True, "expected_version": GOOD}
 
     history = [*HISTORY, _rev(5, GOOD, "deployed")]
     got = {v.revision: v.verdict for v in verdicts_for(Result(), history, now="t")}
     assert got == {5: PASSED, 4: FAILED}
+    # `kubectl rollout undo` makes no Helm revision: the newest one is still the release verified, and failed.
+    Result.rollback = {"strategy": "kubectl", "plan": {"target_revision": None}}
+    got = {v.revision: v.verdict for v in verdicts_for(Result(), HISTORY, now="t")}
+    assert got == {4: FAILED}
     Result.verdict, Result.rollback, Result.after_rollback = "error", None, None
     assert verdicts_for(Result(), history) == []  # the suite could not verify: nothing is recorded

@@ -10,49 +10,22 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import faults
+from sandbox.faults import ARGO_HEALTH, ARGO_SYNC
 from selftests.realcluster import RealWorld, skip_unless_built
-from selftests.test_deployment_matrix import (
-    ARGO_HEALTH,
-    ARGO_SYNC,
-    ARGOCD,
-    CACHE_FLUSH,
-    CERT,
-    ENDPOINTS,
-    EVENTS,
-    HELM,
-    HELM_STATUS,
-    INGRESS,
-    PODS,
-    RESTARTS,
-    ROLLOUT,
-)
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.xdist_group("realcluster")]
 
-#: One replica each (prod's shape) and a Helm release: for every fault the checks of the simulated layout whose
-#: shape gives the same symptom (asserted below), so both clusters are held to the same expectations.
-REAL: dict[str, set[str]] = {
-    # RollingUpdate keeps the old pod serving while the new one cannot pull (as the 2-replica helm layout).
-    "image-pull": {ROLLOUT, PODS, EVENTS},
-    # The new pod went Ready, the old ReplicaSet scaled down, then it crash-looped: the only pod (argocd layout).
-    "crash-loop": {ROLLOUT, PODS, RESTARTS, EVENTS, ENDPOINTS},
-    # Unschedulable: the scheduler posts FailedScheduling; the controller reports ProgressDeadlineExceeded.
-    "rollout-stuck": {ROLLOUT, PODS, EVENTS},
-    "restarts-current": {RESTARTS},
-    "warning-events": {EVENTS},
-    "no-endpoints": {ENDPOINTS},
-    "ingress-host-missing": {INGRESS},
-    "certificate-not-ready": {CERT},
-    "helm-failed": {HELM_STATUS},
-    "helm-pending": {HELM_STATUS},
-    "cache-flush-failed": {CACHE_FLUSH, HELM_STATUS, EVENTS},
-}
-
+#: fault -> the checks it must fail on the real cluster (sandbox/faults.py, the one table): one replica each (prod's
+#: shape) and a Helm release, so every expectation is a simulated layout's for the same symptom (asserted below).
+REAL: dict[str, frozenset[str]] = faults.layout_matrix("deployment", "real")
 
 
 def test_real_expectations_are_the_simulated_ones() -> None:
+    assert REAL, "no real-cluster fault in the table"
     for fault, checks in REAL.items():
-        assert checks in (HELM.get(fault), ARGOCD.get(fault)), fault
+        simulated = [faults.BY_NAME[fault].fails.get(f"deployment@{layout}") for layout in ("helm", "argocd")]
+        assert checks in simulated, fault
 
 
 def test_binaries_tell_their_versions() -> None:

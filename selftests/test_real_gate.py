@@ -56,7 +56,6 @@ def resource_versions(world: RealWorld) -> dict[str, str]:
             for o in json.loads(got.stdout)["items"]}
 
 
-@pytest.mark.skip(reason='after the merge the real-cluster rollback is refused: issue 15 follow-up')
 def test_bad_release_is_rolled_back_by_real_helm_and_verified_green(real_world: RealWorld, tmp_path: Path) -> None:
     real_world.deploy(BAD, "health-down")
     assert backend_tag(real_world) != CURRENT.sha7
@@ -98,9 +97,12 @@ def test_kubectl_strategy_rolls_back_with_real_rollout_undo(real_world: RealWorl
     assert backend_tag(real_world) == CURRENT.sha7
     assert real_world.state()["served"]["version"] == GOOD
     assert history(real_world)[-1]["revision"] == revisions  # helm knows nothing of it
+    # ... so the verdict goes on Helm's newest revision, the bad release the gate verified (no revision passed)
+    cm = real_world.kubectl("get", "configmap", "mt-verify-gate-missing-table", "-n", "missing-table", "-o", "json")
+    record = json.loads(json.loads(cm.stdout)["data"][f"v{revisions}"])
+    assert (record["verdict"], record["version"]) == ("failed", BAD), record
 
 
-@pytest.mark.skip(reason='after the merge the real-cluster verdict record refuses: issue 15 follow-up')
 def test_two_gates_at_once_exactly_one_acts(real_world: RealWorld, tmp_path: Path) -> None:
     real_world.deploy(BAD, "health-down")
     before = history(real_world)
@@ -129,7 +131,6 @@ def test_two_gates_at_once_exactly_one_acts(real_world: RealWorld, tmp_path: Pat
     assert len(rollbacks) == 1
 
 
-@pytest.mark.skip(reason='the seeded verdict ConfigMap is not helm-managed: issue 15 follow-up')
 def test_dry_run_changes_nothing(real_world: RealWorld, tmp_path: Path) -> None:
     real_world.deploy(BAD, "health-down")
     before = resource_versions(real_world)

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from sandbox import faults as fault_table
 from sandbox.cluster.binaries import ROOT, Binaries, find
 from sandbox.cluster.control_plane import ControlPlane
 from sandbox.release import Release
@@ -50,22 +51,9 @@ HELM_TIMEOUT = 60
 FAULT_DEADLINE = 60
 OBJ = dict[str, Any]
 
-#: Faults of the real cluster, each a real operation (see :meth:`RealCluster._apply_fault`).
-FAULTS: dict[str, str] = {
-    "image-pull": "helm upgrade: the new backend pod's image cannot be pulled (a kwok Stage: ImagePullBackOff)",
-    "crash-loop": "helm upgrade: the new backend pod goes Ready, then crash-loops with restarts (a kwok Stage)",
-    "rollout-stuck": "helm upgrade: the new backend pod cannot be scheduled (nodeSelector matches no node); the "
-                     "Deployment controller reports ProgressDeadlineExceeded",
-    "restarts-current": "helm upgrade: the new backend pod restarted once (a kwok Stage)",
-    "warning-events": "a Warning event (readiness probe failed) on the current backend pod, as a kubelet posts it",
-    "no-endpoints": "helm upgrade: the backend Service's selector matches no pod",
-    "ingress-host-missing": "helm upgrade: the Ingress lacks the api host",
-    "certificate-not-ready": "the Certificate's Ready condition is False (the sandbox plays cert-manager)",
-    "helm-failed": "a helm upgrade the API server rejects (invalid progressDeadlineSeconds): release failed",
-    "helm-pending": "a helm upgrade killed while its post-upgrade hook runs: release left pending-upgrade",
-    "cache-flush-failed": "helm upgrade: the post-upgrade cache-flush Job fails (a kwok Stage), so the release "
-                          "is failed too",
-}
+#: Faults of the real cluster, each a real operation (see :meth:`RealCluster._apply_fault`); names, operations
+#: and the checks each must fail: the one fault table (sandbox/faults.py).
+FAULTS: dict[str, str] = dict(fault_table.REAL_DESCRIPTIONS)
 
 
 def _now() -> str:
@@ -97,6 +85,8 @@ class RealCluster:
         self.known: dict[str, Release] = {r.commit_sha: r for r in (release, previous)}
         self.on_served = on_served
         self.faults: set[str] = set()
+        #: Every fault of the sandbox (the app's too): a revision installed while none is on passes its gate.
+        self.all_faults: set[str] = set()
         self.lock = threading.RLock()
         self._stop = threading.Event()
         self.kubeconfig = state_dir / "kubeconfig"
@@ -147,17 +137,55 @@ class RealCluster:
         """The world as a gate would have left it: the revisions installed before the suite arrived passed their
         gates (ConfigMap ``mt-verify-gate-<release>``, the format of ``mt_verify.rollback.record``), as the
         simulated cluster seeds it."""
-        import json
+        self._record_passed(revisions)
 
+    def _record_passed(self, revisions: dict[int, Release]) -> None:
+        """Record these revisions ``passed`` in the gate's verdict ConfigMap (merged into what is there).
+
+        The sandbox plays the CI pipeline for the revisions it installs itself: a revision installed while no fault
+        at all is on is one every gating check passes (the healthy matrix proves it), so it gets the record the
+        gate after that deploy would have written. Without it, a gate after a few fault cycles finds only revisions
+        no gate ever saw (each fault and each reset is a real ``helm upgrade``, and helm keeps 10 revisions, so the
+        seeded ones are pruned) and rightly refuses to roll back to any of them. Revisions installed with a fault
+        get no record (no gate passed them). Written here, not with ``mt_verify.rollback.record``: the world must
+        not borrow the product's writer, or a bug in it would go unseen."""
+        from kubernetes.client.exceptions import ApiException
+
+        name = f"mt-verify-gate-{RELEASE}"
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         data = {f"v{n}": json.dumps({"revision": n, "verdict": "passed", "version": r.version,
                                      "commit_sha": r.commit_sha, "exit_code": 0, "at": at,
                                      "reason": "every gating check passed"}, sort_keys=True)
                 for n, r in revisions.items()}
-        self.core.create_namespaced_config_map(NAMESPACE, {
-            "metadata": {"name": f"mt-verify-gate-{RELEASE}", "labels": {
-                "app.kubernetes.io/managed-by": "mt-verify", "app.kubernetes.io/instance": RELEASE}},
-            "data": data})
+        meta = {"name": name, "labels": {"app.kubernetes.io/managed-by": "mt-verify",
+                                         "app.kubernetes.io/instance": RELEASE}}
+        for _ in range(4):  # optimistic, as the gate writes it (no gate runs while the sandbox deploys)
+            try:
+                current = self.core.read_namespaced_config_map(name, NAMESPACE)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                self.core.create_namespaced_config_map(NAMESPACE, {"metadata": meta, "data": data})
+                return
+            body = {"metadata": {**meta, "resourceVersion": current.metadata.resource_version},
+                    "data": {**(current.data or {}), **data}}
+            try:
+                self.core.replace_namespaced_config_map(name, NAMESPACE, body)
+                return
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+        raise ClusterError(f"could not record revisions {sorted(revisions)} passed in {NAMESPACE}/ConfigMap/{name}")
+
+    def _newest_revision(self) -> int:
+        secrets = self.core.list_namespaced_secret(NAMESPACE, label_selector=f"owner=helm,name={RELEASE}").items
+        return max(int((s.metadata.labels or {}).get("version", "0")) for s in secrets)
+
+    def _healthy_upgrade(self, release: Release) -> None:
+        """A clean ``helm upgrade --wait`` to ``release``; recorded passed when no fault at all is on."""
+        self._helm_upgrade(release, {}, wait=True)
+        if not self.all_faults:
+            self._record_passed({self._newest_revision(): release})
 
     def _bootstrap(self) -> None:
         from kubernetes import client as k8s
@@ -444,7 +472,7 @@ class RealCluster:
                 self.core.delete_namespaced_secret(s.metadata.name, NAMESPACE)  # the manual fix for a stuck release
         self.batch.delete_collection_namespaced_job(
             NAMESPACE, label_selector="app.kubernetes.io/component=cache-flush-hook", propagation_policy="Background")
-        self._helm_upgrade(release, {}, wait=True)
+        self._healthy_upgrade(release)
         self.core.delete_collection_namespaced_event(NAMESPACE)
         self._certificate_status(ready=True)
         wait_until("the backend rollout to complete with only current pods", lambda: self._complete(
@@ -454,6 +482,7 @@ class RealCluster:
         """Switch the cluster's faults to exactly these (other faults of the sandbox are ignored)."""
         mine = {f for f in faults if f in FAULTS}
         with self.lock:
+            self.all_faults = set(faults)
             if mine == self.faults:
                 return
             release = self.current_release()
@@ -470,7 +499,7 @@ class RealCluster:
             if self.faults:
                 self._reset(self.current_release())
                 self.faults = set()
-            self._helm_upgrade(release, {}, wait=True)
+            self._healthy_upgrade(release)
             self.release = release
             mine = {f for f in faults if f in FAULTS}
             for fault in sorted(mine):

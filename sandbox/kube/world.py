@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox import faults as fault_table
 from sandbox.kube.helm import secret_data_value
 from sandbox.release import Release
 
@@ -33,31 +34,9 @@ PROGRESS_SECONDS = 2.0
 REPO_URL = "https://github.com/silverbeer/missing-table"
 OBJ = dict[str, Any]
 
-FAULTS: dict[str, str] = {
-    "crash-loop": "a current backend pod is in CrashLoopBackOff (the Deployment shows it unavailable)",
-    "image-pull": "a current backend pod cannot pull its image (ImagePullBackOff)",
-    "replicas-unavailable": "the backend ReplicaSet cannot create a pod (quota exceeded): fewer replicas available",
-    "rollout-stuck": "the backend rollout exceeded its progress deadline (new pod unschedulable)",
-    "rollout-progressing": f"the backend rollout is still in progress and completes {PROGRESS_SECONDS:g} s after "
-                           "the first request (the tier waits and passes)",
-    "image-drift": "one pod of the current backend ReplicaSet runs another image tag",
-    "restarts-current": "a pod of the current backend ReplicaSet restarted since the rollout",
-    "restarts-old": "a terminating pod of the previous backend ReplicaSet restarted (must not count)",
-    "warning-events": "a Warning event (readiness probe failed) on a backend pod since the rollout",
-    "no-endpoints": "the backend Service selects no pods (no ready endpoints)",
-    "ingress-host-missing": "the Ingress lacks the api host",
-    "certificate-not-ready": "the TLS certificate is not ready (ManagedCertificate Provisioning / Ready=False)",
-    "helm-failed": "the latest Helm revision is failed",
-    "helm-pending": "the latest Helm revision is pending-upgrade",
-    "helm-values-stale": "the latest Helm revision's values carry the previous release (version, commitSha, tags)",
-    "argocd-out-of-sync": "the Argo CD Application is OutOfSync",
-    "argocd-degraded": "the Argo CD Application is Degraded",
-    "cache-flush-failed": "the post-deploy cache-flush Job failed (BackoffLimitExceeded); under Helm, whose "
-                          "post-upgrade hook it is, the release is failed too",
-    "kube-unreachable": "the kubeconfig points at a closed port",
-    "kube-forbidden": "every API request is refused with 403",
-    "kube-unauthorized": "every API request is refused with 401 (expired credentials)",
-}
+#: The simulated cluster's faults: names and descriptions from the one fault table (sandbox/faults.py).
+FAULTS: dict[str, str] = dict(fault_table.CLUSTER_DESCRIPTIONS)
+assert f"{PROGRESS_SECONDS:g} s" in FAULTS["rollout-progressing"], "the table says how long the rollout takes"
 
 #: The component that pod and deployment faults hit.
 FAULTED = "backend"

@@ -175,8 +175,10 @@ def verdicts_for(result: Any, revisions: list[Any], now: str | None = None) -> l
     reason = " ".join(str(result.reason).split())[:300]
     out: list[Verdict] = []
     after = result.after_rollback or {}
-    rolled_back = bool(after) and result.rollback is not None
-    if rolled_back:
+    # Only ``helm rollback`` makes a revision. After ``kubectl rollout undo`` Helm's newest revision is still the
+    # release the gate verified (Helm's record drifts from the pods): its verdict goes there.
+    helm_rolled_back = bool(after) and result.rollback is not None and result.rollback.get("strategy") == "helm"
+    if helm_rolled_back:
         # The newest revision is Helm's copy of the target; the verified release is the newest one before it.
         newest = ordered[0]
         if after.get("passed") and _matches(after.get("expected_version"), newest):
