@@ -91,6 +91,38 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+#: The suite's tiers, each a folder of ``tests/`` whose every test carries the tier's marker.
+TIERS = ("health", "deployment", "smoke")
+#: Markers a test of the suite may carry besides its tier's (``-m`` matches any of them).
+_OTHER_MARKERS = ("gate", "area", "parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings")
+
+
+def tier_selectable(tier: str, markexpr: str) -> bool:
+    """Whether ``-m markexpr`` can select any test of ``tier``: its marker with any mix of the others. A tier it
+    cannot select is not collected, so ``-m health`` never imports Playwright (the smoke journeys' modules) or the
+    Kubernetes client (the deployment tier's conftest). An expression we cannot read selects everything."""
+    from itertools import combinations
+
+    from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
+
+    try:
+        predicate = compile_markers(markexpr)
+    except MarkerExpressionError:
+        return True
+    for n in range(len(_OTHER_MARKERS) + 1):
+        for extra in combinations(_OTHER_MARKERS, n):
+            if predicate({tier, *extra}):
+                return True
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    markexpr = getattr(config.option, "markexpr", "") or ""
+    if not markexpr or collection_path.parent != TESTS_DIR or collection_path.name not in TIERS:
+        return None
+    return True if not tier_selectable(collection_path.name, markexpr) else None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
