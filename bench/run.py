@@ -68,7 +68,12 @@ def journey_times(reports: Path) -> dict[str, float]:
 
 
 def _once(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-    reports = Path(env["MT_REPORTS_DIR"]) if "MT_REPORTS_DIR" in env else None
+    # A fresh run folder each time, as an operator's run gets: one shared folder would pile up Allure results
+    # that every later run scrubs again (the figures would grow with the run count).
+    reports = None
+    if "MT_REPORTS_DIR" in env:
+        reports = Path(tempfile.mkdtemp(prefix="run-", dir=env["MT_REPORTS_DIR"]))
+        env = {**env, "MT_REPORTS_DIR": str(reports)}
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     run: dict[str, Any] = {"wall": time.perf_counter() - t0, "code": proc.returncode, "checks": None, "journeys": {}}
@@ -181,6 +186,7 @@ def main() -> int:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MT_SANDBOX_", "PYTEST_"))}
     tmp = Path(tempfile.mkdtemp(prefix="mt-bench-"))
     base_env["MT_REPORTS_DIR"] = str(tmp / "reports")
+    (tmp / "reports").mkdir()
     base_env["MT_SANDBOX_LATENCY"] = args.latency  # also for the runs that start their own sandbox
     proc: subprocess.Popen[bytes] | None = None
     if args.env_file is None:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from mt_verify import config as cfg
-from mt_verify import launcher
+from mt_verify import launcher, run_session
 from mt_verify.credentials import Credentials, smoke_credentials_from
 from mt_verify.errors import CheckFailed, SuiteError, verdict_of
 from mt_verify.notes import drain as drain_notes
@@ -147,6 +147,23 @@ def pytest_configure(config: pytest.Config) -> None:
     except SuiteError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[ENV_KEY] = env
+    if not _is_worker(config) and not config.option.collectonly:
+        shared = run_session.create()  # before xdist starts its workers: they inherit the variable
+        config.add_cleanup(lambda: _end_run_session(env, shared))
+
+
+def _end_run_session(env: cfg.Environment, shared: Path) -> None:
+    """The run's one session ends with the run: logged out (never failing the run), its folder removed."""
+    try:
+        tokens = run_session.all_tokens(shared)
+        if tokens:
+            from mt_verify.api_session import log_out_api
+
+            with Probe(env) as p:
+                for token in tokens:
+                    log_out_api(ApiClient(p, env.api.url), token, env.name)
+    finally:
+        run_session.remove(shared)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -249,7 +266,24 @@ def smoke_credentials(environment: cfg.Environment) -> Credentials:
 
 @pytest.fixture(scope="session")
 def api_token(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> Iterator[str]:
-    """The smoke user's Bearer token, from one API login per worker; logged out when the run ends."""
+    """The smoke user's Bearer token, one session per run (:mod:`mt_verify.run_session`): the run's UI sign-in's
+    when that came first, else one API login shared by every worker. The controller logs it out when the run
+    ends; outside a configured run, this process logs in and out itself."""
+    shared = run_session.directory()
+    with run_session.locked(shared):
+        token = run_session.read_token(shared)
+        if token is None:
+            token = _api_login(api, smoke_credentials, env_name)
+            run_session.save_token(shared, token)
+    register_secret(token)
+    yield token
+    if shared is None:
+        from mt_verify.api_session import log_out_api
+
+        log_out_api(api, token, env_name)  # never fails the run
+
+
+def _api_login(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> str:
     ex = api.post("/api/auth/login", {"username": smoke_credentials.username, "password": smoke_credentials.password})
     if ex.status != 200:
         fail(env_name, f"POST {ex.url} as {smoke_credentials.username}", "HTTP 200 and a token",
@@ -259,11 +293,7 @@ def api_token(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> 
     token = ex.json_object().get("access_token")
     if not isinstance(token, str) or not token:
         fail(env_name, f"POST {ex.url}", "an access_token", "none")
-    register_secret(token)
-    yield token
-    from mt_verify.api_session import log_out_api
-
-    log_out_api(api, token, env_name)  # never fails the run
+    return token
 
 
 @pytest.fixture(autouse=True)
