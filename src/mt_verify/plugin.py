@@ -166,6 +166,21 @@ def _end_run_session(env: cfg.Environment, shared: Path) -> None:
         run_session.remove(shared)
 
 
+def _dist_chosen(config: pytest.Config) -> bool:
+    return any(a == "--dist" or a.startswith("--dist=") or a in ("-d", "--distload")
+               for a in map(str, config.invocation_params.args))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n N`` without ``--dist``: whole tiers per worker (:mod:`mt_verify.xdist_schedule`)."""
+    if config.getvalue("dist") != "load" or _dist_chosen(config) or ENV_KEY not in config.stash:
+        return None
+    from mt_verify.xdist_schedule import make
+
+    return make(config, log)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     env = config.stash.get(ENV_KEY, None)
     if env is None:
