@@ -340,23 +340,26 @@ def signed_in_page(signed_in: UiLogin, new_context: ContextFactory, environment:
 # -- add-match data ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def _mtv_swept(api: ApiClient, ui_login: UiLogin, environment: Environment) -> list[str]:
-    """Leftover smoke matches of earlier runs, deleted before this run writes (once per worker)."""
+def _mtv_swept(api: ApiClient, ui_login: UiLogin, environment: Environment) -> tuple[SmokeIds | None, list[str]]:
+    """The smoke ids (resolved once per worker) and the leftover smoke matches of earlier runs, deleted before
+    this run writes."""
     from mt_verify.browser.smoke_matches import resolve, sweep
 
     smoke = environment.smoke
     if not (ui_login.signed_in and ui_login.token and smoke.writes and smoke.teams):
-        return []
+        return None, []
     ids = resolve(api, ui_login.token, smoke, environment.name)
     deleted = sweep(api, ui_login.token, ids, environment.name, smoke.sweep_after)
-    return deleted
+    return ids, deleted
 
 
 @pytest.fixture
-def smoke_ids(api: ApiClient, smoke_token: str, environment: Environment, _mtv_swept: list[str]) -> SmokeIds:
+def smoke_ids(api: ApiClient, smoke_token: str, environment: Environment,
+              _mtv_swept: tuple[SmokeIds | None, list[str]]) -> SmokeIds:
     from mt_verify.browser.smoke_matches import resolve
 
-    if _mtv_swept:
-        warn(environment.name, "smoke matches", f"swept {len(_mtv_swept)} leftover(s) of earlier runs: "
-             + "; ".join(_mtv_swept[:5]))
-    return resolve(api, smoke_token, environment.smoke, environment.name)
+    ids, swept = _mtv_swept
+    if swept:
+        warn(environment.name, "smoke matches", f"swept {len(swept)} leftover(s) of earlier runs: "
+             + "; ".join(swept[:5]))
+    return ids if ids is not None else resolve(api, smoke_token, environment.smoke, environment.name)
