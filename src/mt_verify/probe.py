@@ -54,8 +54,10 @@ PREFETCH_CONCURRENCY = 6
 Ahead = tuple[str, "str | None", "dict[str, Any] | None"]
 
 
-def _key(method: str, url: str, token: str | None, params: dict[str, Any] | None) -> tuple[Any, ...]:
-    return method, url, token, tuple(sorted((params or {}).items()))
+def _key(method: str, url: str, token: str | None, params: dict[str, Any] | None,
+         json_body: Any = None) -> tuple[Any, ...]:
+    body = None if json_body is None else json.dumps(json_body, sort_keys=True)
+    return method, url, token, tuple(sorted((params or {}).items())), body
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -216,11 +218,20 @@ class Probe:
                                        headers=None)
             self._ahead.setdefault(_key("GET", url, token, params), []).append(future)
 
+    def prefetch_post(self, url: str, json_body: Any) -> None:
+        """Send one POST now (a sign-in the tier is certain to make first): taken as :meth:`prefetch`'s GETs are,
+        by the first request with the same URL and body; never re-sent (a write is judged on its one sample)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PREFETCH_CONCURRENCY, thread_name_prefix="mt-prefetch")
+        future = self._pool.submit(self._send, "POST", url, token=None, params=None, json_body=json_body,
+                                   headers=None)
+        self._ahead.setdefault(_key("POST", url, None, None, json_body), []).append(future)
+
     def _taken(self, method: str, url: str, token: str | None, params: dict[str, Any] | None,
                json_body: Any, headers: dict[str, str] | None) -> Future[Exchange] | None:
-        if json_body is not None or headers or not self._ahead:
+        if headers or not self._ahead:
             return None
-        waiting = self._ahead.get(_key(method, url, token, params))
+        waiting = self._ahead.get(_key(method, url, token, params, json_body))
         return waiting.pop(0) if waiting else None
 
     def __enter__(self) -> Probe:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from mt_verify import run_session
 from mt_verify.config import Environment
+from mt_verify.credentials import smoke_credentials_from
+from mt_verify.errors import SuiteError
 from mt_verify.lookup import StandingsIds, standings_ids
 from mt_verify.probe import Ahead, ApiClient, Probe
 
@@ -39,6 +42,9 @@ def independent_requests(environment: Environment, tests: set[str]) -> list[Ahea
         out += [(url + "/", None, None) for url in sites]
     if "test_http_redirects_to_https" in tests:
         out += [(url, None, None) for url in environment.site.redirects]
+    if "test_endpoint_check" in tests:
+        out += [(e.url if "://" in e.url else api + e.url, None, None) for e in environment.endpoints
+                if e.method == "GET" and not e.auth]
     return out
 
 
@@ -50,6 +56,15 @@ def _mtv_health_prefetch(probe: Probe, environment: Environment, target_reachabl
     tests = {getattr(item, "originalname", item.name) for item in request.session.items
              if item.get_closest_marker("health") is not None}
     probe.prefetch(independent_requests(environment, tests))
+    if "test_standings_add_up" in tests and run_session.read_token(run_session.directory()) is None:
+        # The run's API sign-in (api_token) goes out with the rest: the standings look-ups wait on it.
+        try:
+            creds = smoke_credentials_from(environment)
+        except SuiteError:
+            creds = "missing"  # api_token itself reports it, in the check that needs it
+        if not isinstance(creds, str):
+            probe.prefetch_post(environment.api.url + "/api/auth/login",
+                                {"username": creds.username, "password": creds.password})
 
 
 @pytest.fixture(scope="session")
