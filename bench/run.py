@@ -1,7 +1,7 @@
 """Time to verdict against the sandbox, against a curl baseline measured in the same run.
 
     .venv/bin/python bench/run.py                 # every figure, 5 runs each (median)
-    .venv/bin/python bench/run.py --runs 3 --only health,baseline,scale
+    .venv/bin/python bench/run.py --runs 3 --only health,scale     # every tier is paired with the curl baseline
     .venv/bin/python bench/run.py --json bench/results.json
 
 Each figure is the median wall time of several runs of the command an operator would type,
@@ -170,7 +170,7 @@ def browser_launch(env: dict[str, str]) -> float | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="", help="comma list: baseline,health,deployment,smoke,full,startup,scale")
+    ap.add_argument("--only", default="", help="comma list: health,deployment,smoke,full,startup,scale")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
     ap.add_argument("--latency", default="contract",
                     help="the sandbox's latency profile (sandbox/latency.py): contract (default) or off")
