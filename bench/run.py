@@ -134,7 +134,9 @@ def endpoints_env(tmp: Path, n: int) -> Path:
                         for i in range(n)]
     env["name"] = "sandbox"
     path = tmp / f"endpoints-{n}.yaml"
-    path.write_text(yaml.safe_dump(env))
+    # No anchors: the repeated condition lists would come out as YAML aliases, which the loader caps at 100.
+    dumper = type("NoAliases", (yaml.SafeDumper,), {"ignore_aliases": lambda self, data: True})
+    path.write_text(yaml.dump(env, Dumper=dumper))
     return path
 
 
