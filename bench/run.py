@@ -1,7 +1,7 @@
 """Time to verdict against the sandbox, against a curl baseline measured in the same run.
 
     .venv/bin/python bench/run.py                 # every figure, 5 runs each (median)
-    .venv/bin/python bench/run.py --runs 3 --only health,baseline,scale
+    .venv/bin/python bench/run.py --runs 3 --only health,scale     # every tier is paired with the curl baseline
     .venv/bin/python bench/run.py --json bench/results.json
 
 Each figure is the median wall time of several runs of the command an operator would type,
@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,10 @@ PY = sys.executable
 SCALES = (10, 100, 1000)
 
 
-def start_sandbox() -> tuple[subprocess.Popen[bytes], dict[str, str], float]:
+def start_sandbox(latency: str) -> tuple[subprocess.Popen[bytes], dict[str, str], float]:
     t0 = time.perf_counter()
-    proc = subprocess.Popen([PY, "-m", "sandbox", "serve", "--ready-json"], cwd=ROOT, stdin=subprocess.PIPE,
+    proc = subprocess.Popen([PY, "-m", "sandbox", "serve", "--ready-json", "--latency", latency], cwd=ROOT,
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -41,32 +41,89 @@ def start_sandbox() -> tuple[subprocess.Popen[bytes], dict[str, str], float]:
     return proc, json.loads(line)["env"], started
 
 
-def checks_run(reports: Path) -> int | None:
-    """How many checks the last run executed (passed or red, not skipped), from its summary.json."""
+def _summary(reports: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def checks_run(reports: Path) -> int | None:
+    """How many checks the last run executed (passed or red, not skipped), from its summary.json."""
+    data = _summary(reports)
+    if data is None:
+        return None
     return sum(1 for t in data.get("tests", []) if t.get("mt_verdict") != "skipped")
 
 
-def timed(cmd: list[str], env: dict[str, str], runs: int) -> dict[str, Any]:
-    walls, codes, counts = [], [], []
-    reports = Path(env["MT_REPORTS_DIR"]) if "MT_REPORTS_DIR" in env else None
+def journey_times(reports: Path) -> dict[str, float]:
+    """Each smoke journey's own time (setup + call + teardown, from summary.json) in the last run."""
+    data = _summary(reports) or {}
+    out: dict[str, float] = {}
+    for t in data.get("tests", []):
+        if t.get("tier") == "smoke" and isinstance(t.get("duration_s"), int | float):
+            out[str(t.get("name") or t.get("nodeid")).rsplit("::", 1)[-1]] = float(t["duration_s"])
+    return out
+
+
+def _once(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    # A fresh run folder each time, as an operator's run gets: one shared folder would pile up Allure results
+    # that every later run scrubs again (the figures would grow with the run count).
+    reports = None
+    if "MT_REPORTS_DIR" in env:
+        reports = Path(tempfile.mkdtemp(prefix="run-", dir=env["MT_REPORTS_DIR"]))
+        env = {**env, "MT_REPORTS_DIR": str(reports)}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    run: dict[str, Any] = {"wall": time.perf_counter() - t0, "code": proc.returncode, "checks": None, "journeys": {}}
+    if "checks=" in proc.stdout:  # the curl baseline prints its own count
+        run["checks"] = int(proc.stdout.split("checks=")[1].split()[0])
+    elif reports is not None:
+        run["checks"] = checks_run(reports)
+        run["journeys"] = journey_times(reports)
+    return run
+
+
+def _figure(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    walls = [r["wall"] for r in runs]
+    counts = [r["checks"] for r in runs if r["checks"] is not None]
+    journeys: dict[str, list[float]] = {}
+    for r in runs:
+        for name, took in r["journeys"].items():
+            journeys.setdefault(name, []).append(took)
+    out: dict[str, Any] = {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
+                           "max_s": round(max(walls), 3), "runs": len(runs),
+                           "exit_codes": sorted({r["code"] for r in runs}),
+                           "checks": max(counts) if counts else None}
+    if journeys:
+        out["journeys_s"] = {k: round(statistics.median(v), 2) for k, v in sorted(journeys.items())}
+    return out
+
+
+def interleaved(commands: list[tuple[str, list[str], dict[str, str]]], runs: int) -> dict[str, Any]:
+    """Run the commands in turn (A B C A B C ...), ``runs`` rounds: each round is one sample of every command
+    under the same machine load, so ratios are taken round by round (the median of the per-round ratios) and hold
+    when the shared machine's speed drifts."""
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in commands}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-        walls.append(time.perf_counter() - t0)
-        codes.append(proc.returncode)
-        if "checks=" in proc.stdout:  # the curl baseline prints its own count
-            counts.append(int(proc.stdout.split("checks=")[1].split()[0]))
-        elif reports is not None:
-            found = checks_run(reports)
-            if found is not None:
-                counts.append(found)
-    return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
-            "max_s": round(max(walls), 3), "runs": runs, "exit_codes": sorted(set(codes)),
-            "checks": max(counts) if counts else None}
+        for name, cmd, env in commands:
+            samples[name].append(_once(cmd, env))
+    figures = {name: _figure(runs_) for name, runs_ in samples.items()}
+
+    def ratio(a: str, b: str) -> float:
+        return round(statistics.median(y["wall"] / x["wall"] for x, y in zip(samples[a], samples[b], strict=True)), 2)
+
+    first = commands[0][0]
+    for name, _, _ in commands[1:]:
+        figures[name][f"ratio_to_{first}"] = ratio(first, name)
+        if name.endswith(", -n 2") and name.replace(", -n 2", ", serial") in samples:
+            figures[name]["ratio_to_serial"] = ratio(name.replace(", -n 2", ", serial"), name)
+    return figures
+
+
+def timed(cmd: list[str], env: dict[str, str], runs: int) -> dict[str, Any]:
+    return _figure([_once(cmd, env) for _ in range(runs)])
 
 
 def endpoints_env(tmp: Path, n: int) -> Path:
@@ -77,7 +134,9 @@ def endpoints_env(tmp: Path, n: int) -> Path:
                         for i in range(n)]
     env["name"] = "sandbox"
     path = tmp / f"endpoints-{n}.yaml"
-    path.write_text(yaml.safe_dump(env))
+    # No anchors: the repeated condition lists would come out as YAML aliases, which the loader caps at 100.
+    dumper = type("NoAliases", (yaml.SafeDumper,), {"ignore_aliases": lambda self, data: True})
+    path.write_text(yaml.dump(env, Dumper=dumper))
     return path
 
 
@@ -113,8 +172,13 @@ def browser_launch(env: dict[str, str]) -> float | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="", help="comma list: baseline,health,deployment,smoke,full,startup,scale")
+    ap.add_argument("--only", default="", help="comma list: health,deployment,smoke,full,startup,scale")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
+    ap.add_argument("--latency", default="contract",
+                    help="the sandbox's latency profile (sandbox/latency.py): contract (default) or off")
+    ap.add_argument("--env", dest="env_file", type=Path, default=None,
+                    help="an environment file of a real app to measure instead of the sandbox (its smoke user's "
+                         "credentials in the variables it names)")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
 
@@ -124,31 +188,59 @@ def main() -> int:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MT_SANDBOX_", "PYTEST_"))}
     tmp = Path(tempfile.mkdtemp(prefix="mt-bench-"))
     base_env["MT_REPORTS_DIR"] = str(tmp / "reports")
-    proc, sandbox_env, sandbox_start = start_sandbox()
-    env = {**base_env, **sandbox_env}
-    pytest_cmd = [PY, "-m", "pytest", "--env", "sandbox", "-q", "-p", "no:randomly"]
-    results: dict[str, Any] = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+    (tmp / "reports").mkdir()
+    base_env["MT_SANDBOX_LATENCY"] = args.latency  # also for the runs that start their own sandbox
+    proc: subprocess.Popen[bytes] | None = None
+    if args.env_file is None:
+        proc, target_env, sandbox_start = start_sandbox(args.latency)
+        site_url, api_url = target_env["MT_SANDBOX_SITE_URL"], target_env["MT_SANDBOX_API_URL"]
+        env_arg = "sandbox"
+    else:  # a real app: its URLs from the file, its smoke user from the variables it names
+        target_env, sandbox_start = {}, 0.0
+        from mt_verify import config as cfg
+
+        path, raw = cfg.load_raw(str(args.env_file.resolve()))
+        real = cfg.validate(cfg.expand(raw, os.environ, "", path), path)
+        site_url, api_url = real.site.url, real.api.url
+        base_env["MT_SMOKE_USERNAME"] = os.environ.get(real.smoke.username_env, "")
+        base_env["MT_SMOKE_PASSWORD"] = os.environ.get(real.smoke.password_env, "")
+        env_arg = f"--env={args.env_file.resolve()}"
+    env = {**base_env, **target_env}
+    pytest_cmd = [PY, "-m", "pytest", *(["--env", "sandbox"] if env_arg == "sandbox" else [env_arg]),
+                  "-q", "-p", "no:randomly"]
+    results: dict[str, Any] = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0],
+                                           "load_avg": os.getloadavg()},
+                               "target": env_arg, "latency_profile": args.latency if proc else "real app",
                                "sandbox_start_s": round(sandbox_start, 3)}
-    rows: list[tuple[str, Callable[[], dict[str, Any]]]] = []
-    if want("baseline"):
-        rows.append(("baseline (curl script)", lambda: timed(
-            ["bash", "bench/baseline.sh", sandbox_env["MT_SANDBOX_SITE_URL"], sandbox_env["MT_SANDBOX_API_URL"]],
-            env, args.runs)))
-    if want("health"):
-        rows.append(("health tier", lambda: timed([*pytest_cmd, "-m", "health"], env, args.runs)))
-        rows.append(("health tier, own sandbox", lambda: timed([*pytest_cmd, "-m", "health"], base_env, args.runs)))
-    if want("deployment"):
-        rows.append(("deployment tier", lambda: timed([*pytest_cmd, "-m", "deployment"], env, args.runs)))
-    if want("smoke"):
-        rows.append(("smoke tier", lambda: timed([*pytest_cmd, "-m", "smoke"], env, args.runs)))
-    if want("full"):
-        rows.append(("full suite, serial", lambda: timed(pytest_cmd, env, args.runs)))
-        rows.append(("full suite, -n auto", lambda: timed([*pytest_cmd, "-n", "auto"], env, args.runs)))
+    baseline = ("baseline", ["bash", "bench/baseline.sh", site_url, api_url], env)
+    groups: list[list[tuple[str, list[str], dict[str, str]]]] = []
+    if want("health") or want("deployment"):
+        group = [baseline]
+        if want("health"):
+            group.append(("health tier", [*pytest_cmd, "-m", "health"], env))
+            if proc is not None:
+                group.append(("health tier, own sandbox", [*pytest_cmd, "-m", "health"], base_env))
+        if want("deployment"):
+            group.append(("deployment tier", [*pytest_cmd, "-m", "deployment"], env))
+        groups.append(group)
+    for tier, marker in (("smoke tier", ["-m", "smoke"]), ("full suite", [])):
+        if want(tier.split()[0]):
+            group = [baseline, (f"{tier}, serial", [*pytest_cmd, *marker], env),
+                     (f"{tier}, -n 2", [*pytest_cmd, *marker, "-n", "2"], env)]
+            if tier == "full suite" and proc is not None:
+                group.append((f"{tier}, -n 2, own sandbox", [*pytest_cmd, "-n", "2"], base_env))
+            groups.append(group)
     figures: dict[str, Any] = {}
     try:
-        for name, fn in rows:
-            figures[name] = fn()
-            print(f"{name:32} {figures[name]['median_s']:7.3f} s  exit {figures[name]['exit_codes']}", flush=True)
+        for group in groups:
+            got = interleaved(group, args.runs)
+            for name, fig in got.items():
+                key = name if name != "baseline" else f"baseline (curl script), with {group[1][0]}"
+                figures[key] = fig
+                print(f"{key:44} {fig['median_s']:7.3f} s  exit {fig['exit_codes']}  checks {fig['checks']}"
+                      + (f"  x{fig['ratio_to_baseline']} baseline" if "ratio_to_baseline" in fig else "")
+                      + (f"  x{fig['ratio_to_serial']} serial" if "ratio_to_serial" in fig else "")
+                      + (f"\n    journeys {fig['journeys_s']}" if "journeys_s" in fig else ""), flush=True)
         if want("scale"):
             scale: dict[str, Any] = {}
             for mode, extra in (("serial", []), ("-n 2", ["-n", "2"])):
@@ -166,15 +258,16 @@ def main() -> int:
                                   "browser_launch_s": browser_launch(env)}
             print(f"startup {results['startup']}", flush=True)
     finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(10)
+        if proc is not None:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(10)
     results["figures"] = figures
-    base = figures.get("baseline (curl script)")
     health = figures.get("health tier")
+    base = figures.get("baseline (curl script), with health tier")
     if base and health:
         results["health_vs_baseline"] = {
-            "time_ratio": round(health["median_s"] / base["median_s"], 2),
+            "time_ratio": health["ratio_to_baseline"],
             "checks": {"suite": health["checks"], "baseline": base["checks"]},
             "check_ratio": round((health["checks"] or 0) / (base["checks"] or 1), 1),
         }

@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--layout", choices=["helm", "argocd", "real", "none"], default="helm")
         s.add_argument("--state-dir", type=Path, default=None)
         s.add_argument("--ready-json", action="store_true", help="print one JSON line when ready; stop on stdin EOF")
+        s.add_argument("--latency", default=None, metavar="PROFILE",
+                       help="answer as slowly as the real app: 'contract' (sandbox/latency.py) or 'off' "
+                            "(default: $MT_SANDBOX_LATENCY, else off)")
     d = sub.add_parser("deploy")
     d.add_argument("--version", required=True, help="<semver>.<build_id>, e.g. 1.29.3.1361")
     d.add_argument("--fault", action="append", default=[])
@@ -64,6 +67,7 @@ def _post(control: str | None, path: str, payload: dict[str, object] | None = No
 
 
 def serve(args: argparse.Namespace) -> int:
+    from sandbox.latency import from_environment as latency_from_environment
     from sandbox.server import all_faults, start
 
     # MT_SANDBOX_HOME keeps the world (its database) across runs; otherwise it goes away with the process.
@@ -74,7 +78,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         sb = start(state_dir, faults=set(args.fault), layout=None if args.layout == "none" else args.layout,
                    smoke_password=os.environ.get("MT_SMOKE_PASSWORD") or None,
-                   smoke_username=os.environ.get("MT_SMOKE_USERNAME") or None)
+                   smoke_username=os.environ.get("MT_SMOKE_USERNAME") or None,
+                   latency=args.latency if args.latency is not None else latency_from_environment())
     except (ValueError, OSError, RuntimeError) as exc:  # a real cluster that cannot start raises the latter two
         if own_state:
             shutil.rmtree(state_dir, ignore_errors=True)

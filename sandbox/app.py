@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox import faults as fault_table
+from sandbox import latency as latency_profiles
 from sandbox.db import Database
 from sandbox.listener import Handler
 from sandbox.release import Release
@@ -45,6 +46,11 @@ class World:
     faults: set[str] = field(default_factory=set)
     environment: str = "sandbox"
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Answer as slowly as the real app (:mod:`sandbox.latency`); None: as fast as it can.
+    latency: latency_profiles.Profile | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    #: Successful sign-ins so far, by client: "browser" (a Chromium user agent) or "api" (anything else).
+    logins: dict[str, int] = field(default_factory=lambda: {"browser": 0, "api": 0})
 
     def served_release(self) -> Release:
         if "version-drift" in self.faults:
@@ -105,6 +111,17 @@ class AppHandler(Handler):
         self.query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         path = parts.path
         self._body_cache: bytes | None = None
+        self._delay_ms: str | None = None
+        profile = self.world.latency
+        if profile is not None:
+            backend = path.startswith(("/api", "/health"))
+            if path == "/api/teams":  # already answers after its own random 20-400 ms (the form's race)
+                wait = 0.0
+            else:
+                with self.world.lock:
+                    wait = profile.delay_for(method, path, backend=backend).sample(self.world.rng)
+            self._delay_ms = f"{wait * 1000:.1f}"
+            threading.Event().wait(wait)  # the real app's time to answer, not a wait for anything
         misrouted = "site-api-routing-broken" in self.world.faults and self.role == "site"
         routed = not (misrouted and path.startswith("/api"))
         if routed and path.startswith(("/api", "/health")) and self.role == "site" \
@@ -180,6 +197,8 @@ class AppHandler(Handler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Request-ID", f"mt-req-{secrets.token_hex(4)}")
+        if getattr(self, "_delay_ms", None) is not None:
+            self.send_header("X-Sandbox-Delay-Ms", str(self._delay_ms))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -338,6 +357,9 @@ def login(h: AppHandler, _: dict[str, str]) -> tuple[int, Any]:
         raise ApiError(401, "Invalid username or password")
     token = _jwt_like(u["id"])
     expires = time.time() + TOKEN_TTL
+    client = "browser" if "Chrome" in (h.headers.get("User-Agent") or "") else "api"
+    with h.world.lock:
+        h.world.logins[client] += 1
     db.execute("INSERT INTO tokens VALUES (?,?,?)", (token, u["id"], expires))
     return 200, {"access_token": token, "refresh_token": secrets.token_urlsafe(24), "expires_at": int(expires),
                  "expires_in": TOKEN_TTL, "user": _profile(u, db)}

@@ -17,6 +17,7 @@ from typing import Any
 from sandbox import app, tls
 from sandbox.db import SMOKE_USERNAME, Database
 from sandbox.faults import OUTAGES
+from sandbox.latency import profile_named
 from sandbox.listener import HOST, Handler, Server, serve
 from sandbox.release import CURRENT, PREVIOUS, Release
 
@@ -163,6 +164,8 @@ class Sandbox:
             "release": self.world.release.to_json(),
             "served": self.world.served_release().to_json(),
             "faults": sorted(self.world.faults),
+            "latency": self.world.latency.name if self.world.latency else "off",
+            "logins": dict(self.world.logins),
             "helm_history": self.kube.helm_history() if self.kube is not None else [],
             "smoke_matches": self.world.db.all(
                 "SELECT id, match_id, match_date, created_at FROM matches WHERE match_id LIKE 'SMOKE-%'"
@@ -188,7 +191,9 @@ def start(
     previous: Release = PREVIOUS,
     smoke_password: str | None = None,
     smoke_username: str | None = None,
+    latency: str | None = None,
 ) -> Sandbox:
+    profile_named(latency)  # an unknown profile is refused before anything starts
     state_dir.mkdir(parents=True, exist_ok=True)
     known = all_faults()
     unknown = set(faults) - set(known)
@@ -197,7 +202,7 @@ def start(
     password = smoke_password or secrets.token_urlsafe(12)
     username = smoke_username or SMOKE_USERNAME
     db = Database(state_dir / "missing-table.sqlite", password, username)
-    world = app.World(db=db, release=release, faults=set(faults))
+    world = app.World(db=db, release=release, faults=set(faults), latency=profile_named(latency))
     sb = Sandbox(state_dir, world)
 
     handler = type("Handler", (app.AppHandler,), {"world": world})

@@ -58,8 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--expected-version", metavar="VERSION", help="release to expect (1.29.2.1360, a SHA, or both)")
     r.add_argument("--timeout", type=float, default=RUN_TIMEOUT_S, metavar="SECONDS",
                    help=f"stop the run after this long (default {RUN_TIMEOUT_S:g})")
+    r.add_argument("--html", dest="html", action="store_true", default=False,
+                   help="also render the HTML report when the run ends (10-17 s of Allure on a small runner: off by "
+                        "default, so the verdict is not kept waiting; `mt-verify report` renders it afterwards)")
     r.add_argument("--no-html", dest="html", action="store_false",
-                   help="skip the HTML report (summary.json, summary.md and junit.xml are still written)")
+                   help="do not render the HTML report (the default; summary.json, summary.md and junit.xml are "
+                        "always written)")
 
     g = sub.add_parser("gate", help="post-deploy gate: verify, confirm, roll back a confirmed failure",
                        description="Verify a release just deployed; on a confirmed failure of a gating check, roll "
@@ -117,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeout_s: float,
-            html: bool = True) -> int:
+            html: bool = False) -> int:
     from mt_verify import config as cfg
     from mt_verify import rundir
 
@@ -147,7 +151,8 @@ def cmd_run(env: str, expected: str | None, pytest_args: Sequence[str], *, timeo
     from mt_verify import notify
 
     notify.after_run(env, run_dir, code)  # metrics and webhooks; never changes the exit code
-    print(f"mt-verify run: reports in {run_dir}" + (f" (HTML: {page})" if page else ""))
+    print(f"mt-verify run: reports in {run_dir}" + (f" (HTML: {page})" if page else
+                                                    f" (HTML: mt-verify report --env {env})"))
     return code
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from mt_verify import config as cfg
-from mt_verify import launcher
+from mt_verify import launcher, run_session
 from mt_verify.credentials import Credentials, smoke_credentials_from
 from mt_verify.errors import CheckFailed, SuiteError, verdict_of
 from mt_verify.notes import drain as drain_notes
@@ -92,6 +92,38 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+#: The suite's tiers, each a folder of ``tests/`` whose every test carries the tier's marker.
+TIERS = ("health", "deployment", "smoke")
+#: Markers a test of the suite may carry besides its tier's (``-m`` matches any of them).
+_OTHER_MARKERS = ("gate", "area", "parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings")
+
+
+def tier_selectable(tier: str, markexpr: str) -> bool:
+    """Whether ``-m markexpr`` can select any test of ``tier``: its marker with any mix of the others. A tier it
+    cannot select is not collected, so ``-m health`` never imports Playwright (the smoke journeys' modules) or the
+    Kubernetes client (the deployment tier's conftest). An expression we cannot read selects everything."""
+    from itertools import combinations
+
+    from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
+
+    try:
+        predicate = compile_markers(markexpr)
+    except MarkerExpressionError:
+        return True
+    for n in range(len(_OTHER_MARKERS) + 1):
+        for extra in combinations(_OTHER_MARKERS, n):
+            if predicate({tier, *extra}):
+                return True
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    markexpr = getattr(config.option, "markexpr", "") or ""
+    if not markexpr or collection_path.parent != TESTS_DIR or collection_path.name not in TIERS:
+        return None
+    return True if not tier_selectable(collection_path.name, markexpr) else None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
@@ -120,6 +152,38 @@ def pytest_configure(config: pytest.Config) -> None:
     except SuiteError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[ENV_KEY] = env
+    if not _is_worker(config) and not config.option.collectonly:
+        shared = run_session.create()  # before xdist starts its workers: they inherit the variable
+        config.add_cleanup(lambda: _end_run_session(env, shared))
+
+
+def _end_run_session(env: cfg.Environment, shared: Path) -> None:
+    """The run's one session ends with the run: logged out (never failing the run), its folder removed."""
+    try:
+        tokens = run_session.all_tokens(shared)
+        if tokens:
+            from mt_verify.api_session import log_out_api
+
+            with Probe(env) as p:
+                for token in tokens:
+                    log_out_api(ApiClient(p, env.api.url), token, env.name)
+    finally:
+        run_session.remove(shared)
+
+
+def _dist_chosen(config: pytest.Config) -> bool:
+    return any(a == "--dist" or a.startswith("--dist=") or a in ("-d", "--distload")
+               for a in map(str, config.invocation_params.args))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n N`` without ``--dist``: whole tiers per worker (:mod:`mt_verify.xdist_schedule`)."""
+    if config.getvalue("dist") != "load" or _dist_chosen(config) or ENV_KEY not in config.stash:
+        return None
+    from mt_verify.xdist_schedule import make
+
+    return make(config, log)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -249,7 +313,24 @@ def smoke_credentials(environment: cfg.Environment) -> Credentials:
 
 @pytest.fixture(scope="session")
 def api_token(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> Iterator[str]:
-    """The smoke user's Bearer token, from one API login per worker; logged out when the run ends."""
+    """The smoke user's Bearer token, one session per run (:mod:`mt_verify.run_session`): the run's UI sign-in's
+    when that came first, else one API login shared by every worker. The controller logs it out when the run
+    ends; outside a configured run, this process logs in and out itself."""
+    shared = run_session.directory()
+    with run_session.locked(shared):
+        token = run_session.read_token(shared)
+        if token is None:
+            token = _api_login(api, smoke_credentials, env_name)
+            run_session.save_token(shared, token)
+    register_secret(token)
+    yield token
+    if shared is None:
+        from mt_verify.api_session import log_out_api
+
+        log_out_api(api, token, env_name)  # never fails the run
+
+
+def _api_login(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> str:
     ex = api.post("/api/auth/login", {"username": smoke_credentials.username, "password": smoke_credentials.password})
     if ex.status != 200:
         fail(env_name, f"POST {ex.url} as {smoke_credentials.username}", "HTTP 200 and a token",
@@ -259,11 +340,7 @@ def api_token(api: ApiClient, smoke_credentials: Credentials, env_name: str) -> 
     token = ex.json_object().get("access_token")
     if not isinstance(token, str) or not token:
         fail(env_name, f"POST {ex.url}", "an access_token", "none")
-    register_secret(token)
-    yield token
-    from mt_verify.api_session import log_out_api
-
-    log_out_api(api, token, env_name)  # never fails the run
+    return token
 
 
 @pytest.fixture(autouse=True)

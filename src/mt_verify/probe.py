@@ -23,7 +23,8 @@ import ssl
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +47,17 @@ REMEASURE = 2
 REMEASURE_BACKOFF = (0.1, 0.3)
 #: Methods that may be sent again to re-measure (the others are judged on their one sample, as a warning).
 IDEMPOTENT = ("GET", "HEAD", "OPTIONS")
+#: At most this many prefetched requests in flight at once (one client, one connection pool).
+PREFETCH_CONCURRENCY = 6
+
+#: A request a tier sends ahead: (url, token, params); always a GET.
+Ahead = tuple[str, "str | None", "dict[str, Any] | None"]
+
+
+def _key(method: str, url: str, token: str | None, params: dict[str, Any] | None,
+         json_body: Any = None) -> tuple[Any, ...]:
+    body = None if json_body is None else json.dumps(json_body, sort_keys=True)
+    return method, url, token, tuple(sorted((params or {}).items())), body
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -179,6 +191,9 @@ class Probe:
         self.hung: dict[str, str] = {}
         #: Told, once per host, that its checks will now fail fast (the plugin's ``announce``).
         self.say: Callable[[str], None] | None = None
+        #: Answers sent ahead (:meth:`prefetch`), each taken by the first request that asks the same thing.
+        self._ahead: dict[tuple[Any, ...], list[Future[Exchange]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self._client = httpx.Client(
             timeout=httpx.Timeout(http.timeout, connect=min(http.timeout, 5.0)),
             verify=ssl_context(http.ca_file),
@@ -188,7 +203,41 @@ class Probe:
         )
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
+
+    def prefetch(self, requests: Iterable[Ahead]) -> None:
+        """Send independent GETs now, at most :data:`PREFETCH_CONCURRENCY` at a time, and return at once.
+
+        Each answer waits for the check that asks for it: the first :meth:`request` with the same method, URL,
+        token and params takes it (once; a later one is sent live), appends it to ``history`` then (so a failed
+        check's evidence is its own exchanges) and judges it exactly as a live answer: its latency against the
+        budget, re-measured live when over; a connection that failed raises the same verdict, in that check. So
+        every check still asserts its own answer with its own message, and fails under exactly its fault; only
+        the waiting overlaps."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PREFETCH_CONCURRENCY, thread_name_prefix="mt-prefetch")
+        for url, token, params in requests:
+            future = self._pool.submit(self._send, "GET", url, token=token, params=params, json_body=None,
+                                       headers=None)
+            self._ahead.setdefault(_key("GET", url, token, params), []).append(future)
+
+    def prefetch_post(self, url: str, json_body: Any) -> None:
+        """Send one POST now (a sign-in the tier is certain to make first): taken as :meth:`prefetch`'s GETs are,
+        by the first request with the same URL and body; never re-sent (a write is judged on its one sample)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PREFETCH_CONCURRENCY, thread_name_prefix="mt-prefetch")
+        future = self._pool.submit(self._send, "POST", url, token=None, params=None, json_body=json_body,
+                                   headers=None)
+        self._ahead.setdefault(_key("POST", url, None, None, json_body), []).append(future)
+
+    def _taken(self, method: str, url: str, token: str | None, params: dict[str, Any] | None,
+               json_body: Any, headers: dict[str, str] | None) -> Future[Exchange] | None:
+        if headers or not self._ahead:
+            return None
+        waiting = self._ahead.get(_key(method, url, token, params, json_body))
+        return waiting.pop(0) if waiting else None
 
     def __enter__(self) -> Probe:
         return self
@@ -211,7 +260,11 @@ class Probe:
         budget: float | None = None,
         check_latency: bool = True,
     ) -> Exchange:
-        ex = self._send(method, url, token=token, params=params, json_body=json_body, headers=headers)
+        ahead = self._taken(method, url, token, params, json_body, headers)
+        if ahead is not None:
+            ex = ahead.result()  # bounded: _send keeps its own total deadline (http.timeout); raises its verdict
+        else:
+            ex = self._send(method, url, token=token, params=params, json_body=json_body, headers=headers)
         self.history.append(ex)
         if check_latency:
             self.check_latency(ex, budget, again=lambda: self._send(method, url, token=token, params=params,

@@ -177,17 +177,31 @@ def _escape_byte(unit: int) -> str:
     return f"\\x{unit:02x}"
 
 
-@lru_cache(maxsize=8)
-def _matchers(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, re.Pattern[bytes] | None]:
+def _forms(secrets: frozenset[str]) -> set[str]:
     forms: set[str] = set()
     for secret in secrets:
         forms |= secret_forms(secret)
+    return forms
+
+
+@lru_cache(maxsize=8)
+def _text_matcher(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    # Text and bytes are compiled apart: a big trie regex costs real CPU, and most runs only ever need the first.
+    forms = _forms(secrets)
+    return re.compile("(?=(" + _trie_regex(sorted(forms), _escape_char) + "))") if forms else None
+
+
+@lru_cache(maxsize=8)
+def _bytes_matcher(secrets: frozenset[str]) -> re.Pattern[bytes] | None:
+    forms = _forms(secrets)
     if not forms:
-        return None, None
-    text = re.compile("(?=(" + _trie_regex(sorted(forms), _escape_char) + "))")
+        return None
     blobs = sorted({f.encode("utf-8", "surrogatepass") for f in forms})
-    data = re.compile(("(?=(" + _trie_regex(blobs, _escape_byte) + "))").encode("ascii"))  # type: ignore[arg-type]
-    return text, data
+    return re.compile(("(?=(" + _trie_regex(blobs, _escape_byte) + "))").encode("ascii"))  # type: ignore[arg-type]
+
+
+def _matchers(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, re.Pattern[bytes] | None]:
+    return _text_matcher(secrets), _bytes_matcher(secrets)
 
 
 def _spans(matches: Iterable[re.Match[str]] | Iterable[re.Match[bytes]]) -> list[tuple[int, int]]:
@@ -215,7 +229,7 @@ def _splice(data: AnyStr, spans: list[tuple[int, int]], mask: AnyStr) -> AnyStr:
 
 
 def _mask_known(text: str) -> str:
-    matcher = _matchers(frozenset(_known))[0]
+    matcher = _text_matcher(frozenset(_known))
     return text if matcher is None else _splice(text, _spans(matcher.finditer(text)), MASK)
 
 
@@ -228,7 +242,7 @@ def redact_text(text: str) -> str:
 
 def redact_bytes(data: bytes) -> bytes:
     """Mask known secrets (every form, as UTF-8) in binary data; the rest of the bytes are left as they are."""
-    matcher = _matchers(frozenset(_known))[1]
+    matcher = _bytes_matcher(frozenset(_known))
     return data if matcher is None else _splice(data, _spans(matcher.finditer(data)), MASK.encode())
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from mt_verify import run_session
 from mt_verify.config import Environment
+from mt_verify.credentials import smoke_credentials_from
+from mt_verify.errors import SuiteError
 from mt_verify.lookup import StandingsIds, standings_ids
-from mt_verify.probe import ApiClient, Probe
+from mt_verify.probe import Ahead, ApiClient, Probe
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -16,6 +19,57 @@ def target_reachable(probe: Probe) -> None:
     probe.reachability.require_any()
 
 
+def independent_requests(environment: Environment, tests: set[str]) -> list[Ahead]:
+    """The GETs the selected health checks make that depend on nothing (no token, no earlier answer), once each;
+    ``tests`` are the selected test functions' names."""
+    api, site = environment.api.url, environment.site.url
+    sites = [site, *environment.site.extra_urls]
+    out: list[Ahead] = []
+    if "test_health_endpoint_healthy" in tests:
+        out.append((api + "/health", None, None))
+        if environment.api.via_site:
+            out.append((site + "/health", None, None))
+    if "test_health_full_all_checks_healthy" in tests:
+        out.append((api + "/health/full", None, None))
+    if tests & {"test_version_fields_well_formed", "test_version_same_through_site",
+                "test_served_version_is_expected_release"}:
+        out.append((api + "/api/version", None, None))
+    if "test_version_same_through_site" in tests and environment.api.via_site:
+        out.append((site + "/api/version", None, None))
+    if "test_standings_require_auth" in tests:
+        out += [(api + "/api/table", None, None), (api + "/api/table", "not-a-real-token", None)]
+    if tests & {"test_front_page_serves_app_shell", "test_front_page_scripts_load"}:
+        out += [(url + "/", None, None) for url in sites]
+    if "test_http_redirects_to_https" in tests:
+        out += [(url, None, None) for url in environment.site.redirects]
+    if "test_endpoint_check" in tests:
+        out += [(e.url if "://" in e.url else api + e.url, None, None) for e in environment.endpoints
+                if e.method == "GET" and not e.auth]
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mtv_health_prefetch(probe: Probe, environment: Environment, target_reachable: None,
+                         request: pytest.FixtureRequest) -> None:
+    """The tier's independent requests, sent at once when the tier starts (per process); each check then asserts
+    on its own answer (:meth:`mt_verify.probe.Probe.prefetch`)."""
+    tests = {getattr(item, "originalname", item.name) for item in request.session.items
+             if item.get_closest_marker("health") is not None}
+    probe.prefetch(independent_requests(environment, tests))
+    if "test_standings_add_up" in tests and run_session.read_token(run_session.directory()) is None:
+        # The run's API sign-in (api_token) goes out with the rest: the standings look-ups wait on it.
+        try:
+            creds = smoke_credentials_from(environment)
+        except SuiteError:
+            creds = "missing"  # api_token itself reports it, in the check that needs it
+        if not isinstance(creds, str):
+            probe.prefetch_post(environment.api.url + "/api/auth/login",
+                                {"username": creds.username, "password": creds.password})
+
+
 @pytest.fixture(scope="session")
 def standings_filter(api: ApiClient, api_token: str, environment: Environment) -> StandingsIds:
+    # The three lookups that need only the token go out together; divisions need the league's id.
+    probe = api.probe
+    probe.prefetch([(api.url(path), api_token, None) for path in ("/api/seasons", "/api/age-groups", "/api/leagues")])
     return standings_ids(api, api_token, environment.standings, environment.name)

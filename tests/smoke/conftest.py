@@ -4,9 +4,11 @@
 (session: one per xdist worker) -> ``browser_context_args`` (dict) -> ``new_context`` (factory, per test: a
 fresh context with service workers blocked and an evidence :class:`Recorder`) -> ``context`` -> ``page``.
 
-The smoke user signs in through the UI once per worker (``ui_login``; the login journey asserts what that
-sign-in showed); the signed-in journeys reuse its storage state (``signed_in_page``), which lives in a private
-temporary folder (mode 0700) and is removed at the end, never under ``reports/``.
+The smoke user signs in through the UI once per run, whatever the number of workers (``ui_login``, through
+:mod:`mt_verify.run_session`; the login journey asserts what that sign-in showed, or signs in on its own in a
+worker that did not make it); the signed-in journeys get their contexts from its storage state
+(``signed_in_page``), a 0600 file in the run's private temporary folder (mode 0700), removed at the end, never
+under ``reports/``.
 
 A failed journey keeps a screenshot, the Playwright trace (redacted) and the browser console log, plus the
 video when recording is on, in ``<run>/evidence/<test>/``, attached to the Allure result.
@@ -22,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mt_verify import rundir
+from mt_verify import run_session, rundir
 from mt_verify.browser.boundary import browser_failures
 from mt_verify.browser.console_policy import ConsolePolicy, Ledger, account
 from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_args, video_enabled
 from mt_verify.browser.recorder import Recorder, netloc
-from mt_verify.browser.session import UiLogin, register_password, remember_session
+from mt_verify.browser.session import UiLogin, register_password, register_storage_secrets, remember_session
 from mt_verify.config import Environment
 from mt_verify.credentials import Credentials
 from mt_verify.errors import BrowserError
@@ -237,20 +239,18 @@ def page(context: BrowserContext) -> Page:
 
 # -- the smoke user's session -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment: Environment,
-             smoke_credentials: Credentials, _mtv_private_dir: Path, first_party: set[str],
-             smoke_timeout_ms: float) -> Iterator[UiLogin]:
-    """Sign the smoke user in through the UI, once per worker; keep the page for the login journey and the
-    storage state for the others. Never raises for what the app does: the login journey reports it."""
+def _sign_in_through_ui(browser: Browser, browser_context_args: dict[str, Any], environment: Environment,
+                        smoke_credentials: Credentials, state: Path, scratch: Path, first_party: set[str],
+                        smoke_timeout_ms: float) -> UiLogin:
+    """Sign the smoke user in through the UI; keep the page (for the login journey) and the storage state (at
+    ``state``, 0600). Never raises for what the app does: the login journey reports it."""
     from playwright.sync_api import Error as PlaywrightError
 
     from mt_verify.browser.pages import AppShell
 
-    register_password(smoke_credentials.password)
     ctx = browser.new_context(**browser_context_args)
     ctx.set_default_timeout(smoke_timeout_ms)
-    rec = Recorder(ctx, scratch=_mtv_private_dir, first_party=first_party)
+    rec = Recorder(ctx, scratch=scratch, first_party=first_party)
     page = ctx.new_page()
     app = AppShell(page, smoke_timeout_ms)
     login = UiLogin(attempt=None, page=page, recorder=rec, storage_state=None, token=None)
@@ -261,22 +261,59 @@ def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment
                                       while_typing_password=rec.untraced)
         if login.attempt.signed_in:
             login.token = remember_session(app)
-            state = _mtv_private_dir / "storage-state.json"
+            run_session.write_private(state, b"")
             ctx.storage_state(path=str(state))
             state.chmod(0o600)
             login.storage_state = state
     except PlaywrightError as exc:
         login.broken = str(exc).splitlines()[0]
+    return login
+
+
+@pytest.fixture(scope="session")
+def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment: Environment,
+             smoke_credentials: Credentials, _mtv_private_dir: Path, first_party: set[str],
+             smoke_timeout_ms: float) -> Iterator[UiLogin]:
+    """The run's one UI sign-in (:mod:`mt_verify.run_session`): the first process of the run to need it signs in
+    and saves the storage state; every other worker gets its contexts from that file. A process that did not
+    sign in itself has no page of it (``UiLogin.page`` is None): its login journey signs in on its own."""
+    register_password(smoke_credentials.password)
+    shared = run_session.directory()
+    state = (shared or _mtv_private_dir) / run_session.STORAGE_STATE
+    with run_session.locked(shared):
+        seen = run_session.read_json(shared, run_session.UI_LOGIN)
+        if seen is None:
+            login = _sign_in_through_ui(browser, browser_context_args, environment, smoke_credentials, state,
+                                        _mtv_private_dir, first_party, smoke_timeout_ms)
+            if login.token:
+                run_session.save_ui_token(shared, login.token)
+            run_session.save_json(shared, run_session.UI_LOGIN, login.summary())
+        else:
+            login = UiLogin.from_summary(seen, state)
+            register_storage_secrets(state)
     yield login
-    rec.close()
+    if login.recorder is not None:
+        login.recorder.close()
 
 
 @pytest.fixture
-def login_journey(ui_login: UiLogin, request: pytest.FixtureRequest) -> Iterator[UiLogin]:
-    """The worker's UI sign-in, for the login journey; its evidence is kept if the journey fails."""
-    yield ui_login
-    if journey_failed(request.node):
-        keep_evidence(request.node, ui_login.recorder)
+def login_journey(ui_login: UiLogin, request: pytest.FixtureRequest, browser: Browser,
+                  browser_context_args: dict[str, Any], environment: Environment, smoke_credentials: Credentials,
+                  _mtv_private_dir: Path, first_party: set[str], smoke_timeout_ms: float) -> Iterator[UiLogin]:
+    """A UI sign-in for the login journey: the run's own when this process made it (its page is here), else one
+    of its own; its evidence is kept if the journey fails."""
+    login = ui_login
+    if login.page is None:
+        login = _sign_in_through_ui(browser, browser_context_args, environment, smoke_credentials,
+                                    _mtv_private_dir / "login-journey-state.json", _mtv_private_dir, first_party,
+                                    smoke_timeout_ms)
+        if login.token:
+            run_session.save_ui_token_extra(run_session.directory(), login.token)
+    yield login
+    if journey_failed(request.node) and login.recorder is not None:
+        keep_evidence(request.node, login.recorder)
+    if login is not ui_login and login.recorder is not None:
+        login.recorder.close()
 
 
 @pytest.fixture
@@ -310,23 +347,26 @@ def signed_in_page(signed_in: UiLogin, new_context: ContextFactory, environment:
 # -- add-match data ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def _mtv_swept(api: ApiClient, ui_login: UiLogin, environment: Environment) -> list[str]:
-    """Leftover smoke matches of earlier runs, deleted before this run writes (once per worker)."""
+def _mtv_swept(api: ApiClient, ui_login: UiLogin, environment: Environment) -> tuple[SmokeIds | None, list[str]]:
+    """The smoke ids (resolved once per worker) and the leftover smoke matches of earlier runs, deleted before
+    this run writes."""
     from mt_verify.browser.smoke_matches import resolve, sweep
 
     smoke = environment.smoke
     if not (ui_login.signed_in and ui_login.token and smoke.writes and smoke.teams):
-        return []
+        return None, []
     ids = resolve(api, ui_login.token, smoke, environment.name)
     deleted = sweep(api, ui_login.token, ids, environment.name, smoke.sweep_after)
-    return deleted
+    return ids, deleted
 
 
 @pytest.fixture
-def smoke_ids(api: ApiClient, smoke_token: str, environment: Environment, _mtv_swept: list[str]) -> SmokeIds:
+def smoke_ids(api: ApiClient, smoke_token: str, environment: Environment,
+              _mtv_swept: tuple[SmokeIds | None, list[str]]) -> SmokeIds:
     from mt_verify.browser.smoke_matches import resolve
 
-    if _mtv_swept:
-        warn(environment.name, "smoke matches", f"swept {len(_mtv_swept)} leftover(s) of earlier runs: "
-             + "; ".join(_mtv_swept[:5]))
-    return resolve(api, smoke_token, environment.smoke, environment.name)
+    ids, swept = _mtv_swept
+    if swept:
+        warn(environment.name, "smoke matches", f"swept {len(swept)} leftover(s) of earlier runs: "
+             + "; ".join(swept[:5]))
+    return ids if ids is not None else resolve(api, smoke_token, environment.smoke, environment.name)

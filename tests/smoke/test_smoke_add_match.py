@@ -40,7 +40,7 @@ def test_add_match_schedules_a_friendly(writes_allowed: None, signed_in_page: Pa
 
     request.addfinalizer(cleanup)
     ui_check(env, f"{site}/ signed-in view", "the user menu (session restored)", app.wait_signed_in,
-             lambda: "the login button" if app.login_button.is_visible() else "no user menu")
+             app.signed_in_view_seen)
     app.open_tab(sel.TAB_ADD_MATCH)
     ui_check(env, f"{site}/ Add Match", "the match form", form.wait_loaded, lambda: "no match form")
     season_id = form.selected_season_id()

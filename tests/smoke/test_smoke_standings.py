@@ -21,7 +21,7 @@ def test_standings_table_matches_api(signed_in_page: Page, api: ApiClient, smoke
     env, spec, site = environment.name, environment.standings, environment.site.url
     app, view = AppShell(signed_in_page, smoke_timeout_ms), StandingsView(signed_in_page, smoke_timeout_ms)
     ui_check(env, f"{site}/ signed-in view", "the user menu (session restored)", app.wait_signed_in,
-             lambda: "the login button" if app.login_button.is_visible() else "no user menu")
+             app.signed_in_view_seen)
     app.open_tab(sel.TAB_TABLE)
     view.choose(age_group=spec.age_group, league=spec.league, division=spec.division, season=spec.season)
     resource = f"{site}/ standings ({spec.age_group}, {spec.league}, {spec.division})"

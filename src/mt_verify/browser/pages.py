@@ -75,7 +75,19 @@ class AppShell(_View):
         return modal
 
     def wait_signed_in(self) -> None:
-        self.user_menu.wait_for(state="visible", timeout=self.timeout_ms)
+        """The user menu, or a failure as soon as the SPA shows it cannot reach the API (no waiting out the
+        timeout for a menu that will not come)."""
+        banner = self.page.locator(sel.API_ERROR_BANNER)
+        self.user_menu.or_(banner).first.wait_for(state="visible", timeout=self.timeout_ms)
+        if not self.user_menu.is_visible() and banner.is_visible():
+            raise PlaywrightTimeoutError(f"the api-error-banner: {' '.join((banner.text_content() or '').split())}")
+
+    def signed_in_view_seen(self) -> str:
+        """What a signed-in view shows instead of the user menu (for a failure message)."""
+        banner = self.page.locator(sel.API_ERROR_BANNER)
+        if banner.count() and banner.first.is_visible():
+            return f"the api-error-banner {' '.join((banner.first.text_content() or '').split())!r}"
+        return "the login button" if self.login_button.is_visible() else "no user menu"
 
     def log_out(self) -> None:
         self.user_dropdown.click(timeout=self.timeout_ms)
@@ -126,7 +138,9 @@ class LoginModal(_View):
 
         self.username.fill(username, timeout=self.timeout_ms)
         shell = AppShell(self.page, self.timeout_ms)
-        outcome = shell.user_menu.or_(self.error)
+        # Whatever settles the attempt first: the user menu, the form's error, or the SPA's banner that it cannot
+        # reach the API (then the form may never answer).
+        outcome = shell.user_menu.or_(self.error).or_(self.page.locator(sel.API_ERROR_BANNER))
         guard = while_typing_password() if while_typing_password else nullcontext()
         statuses: list[int] = []
 
@@ -226,6 +240,9 @@ MAX_REFETCHES = 2
 
 _READ_SELECT = "el => ({value: el.value, text: el.selectedIndex >= 0 ? el.options[el.selectedIndex].text : ''})"
 _OPTION_TEXTS = "el => Array.from(el.options).map(o => o.text.trim())"
+#: Marks the form when a ``submit`` event fires (the browser fires none when its validation blocks the click).
+_WATCH_SUBMIT = """form => { form.__mtSubmitted = false;
+    form.addEventListener('submit', () => { form.__mtSubmitted = true; }, {capture: true, once: true}); }"""
 #: Every field the browser's own validation would block the submit on, with its message.
 _INVALID_FIELDS = """form => Array.from(form.elements).filter(e => e.willValidate && !e.validity.valid).map(e => ({
   label: ((e.labels && e.labels.length ? e.labels[0].textContent : '') || '').trim(),
@@ -278,6 +295,14 @@ class SubmitResult:
         if not self.invalid:
             return "no request was sent, and the browser refused no field"
         return "no request was sent: the browser blocked the submit: " + "; ".join(f.describe() for f in self.invalid)
+
+
+class _Blocked(Exception):
+    """The browser's validation refused the submit (raised inside ``expect_request`` to leave it at once)."""
+
+    def __init__(self, fields: list[InvalidField]) -> None:
+        super().__init__("blocked by the browser's validation")
+        self.fields = fields
 
 
 class AddMatchForm(_View):
@@ -376,10 +401,23 @@ class AddMatchForm(_View):
         return result
 
     def submit(self) -> SubmitResult:
-        """Click submit; when the form sends nothing, say which fields the browser's validation blocked."""
+        """Click submit; when the form sends nothing, say which fields the browser's validation blocked.
+
+        The browser validates on the click itself: when it refuses a field, no ``submit`` event fires. The page
+        tells us whether one did, so a blocked submit is a failure at once, not after the full timeout spent
+        waiting for a request that cannot come."""
+        form = self.form.first
+        form.evaluate(_WATCH_SUBMIT)
         try:
-            with self.page.expect_request(_is_submit_request, timeout=self.timeout_ms):
+            with self.page.expect_request(_is_submit_request, timeout=self.timeout_ms) as sent:
                 self.submit_button.click(timeout=self.timeout_ms)
+                if not form.evaluate("f => f.__mtSubmitted === true"):
+                    blocked = self.invalid_fields()
+                    if blocked:
+                        raise _Blocked(blocked)
+            sent.value  # noqa: B018  # the request is there
+        except _Blocked as exc:
+            return SubmitResult(sent=False, invalid=exc.fields)
         except PlaywrightTimeoutError:
             return SubmitResult(sent=False, invalid=self.invalid_fields())
         return SubmitResult(sent=True)

@@ -56,6 +56,9 @@ def user_id(api: ApiClient, token: str, env: str) -> str:
 def resolve(api: ApiClient, token: str, smoke: Smoke, env: str) -> SmokeIds:
     """Ids of the smoke teams, age group and match type, by name (prod ids differ from the seed)."""
     assert smoke.teams is not None
+    # The three look-ups that need only the token go out together (each is still read and judged below).
+    api.probe.prefetch([(api.url(path), token, None) for path in ("/api/age-groups", "/api/match-types",
+                                                                  "/api/auth/me")])
     age = by_name(_list(api, "/api/age-groups", token, env), smoke.age_group, "an age group", env,
                   api.url("/api/age-groups"))
     mtype = by_name(_list(api, "/api/match-types", token, env), smoke.match_type, "a match type", env,

@@ -1,0 +1,168 @@
+"""Issue 13's paths to speed, each checked for what it must keep true (never for a time):
+
+- the sandbox's latency profile is switched on and off as asked, and says what it waited;
+- ``-m health`` collects no tier it cannot select, so it imports neither Playwright nor the Kubernetes client;
+- the health tier's prefetched answers are each judged by the check that asks for them, once;
+- a run signs the smoke user in through the UI once, whatever the number of workers, and leaves no session
+  and no session file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mt_verify import config as cfg
+from mt_verify import launcher
+from mt_verify.plugin import tier_selectable
+from sandbox import latency
+from selftests.suite import ROOT, run_suite
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    marker = request.node.get_closest_marker("latency")
+    monkeypatch.setenv(latency.ENV_VAR, marker.args[0] if marker else "off")
+    path, raw = cfg.load_raw("sandbox")
+    spec = cfg.sandbox_spec(raw, path)
+    assert spec is not None
+    launched = launcher.launch(spec, [], file=path)
+    try:
+        yield launched.env
+    finally:
+        launched.stop()
+
+
+def _tokens(env: dict[str, str]) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(Path(env["MT_SANDBOX_STATE_DIR"]) / "missing-table.sqlite")
+    try:
+        return int(db.execute("SELECT count(*) FROM tokens").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _state(env: dict[str, str]) -> dict[str, object]:
+    with urllib.request.urlopen(env["MT_SANDBOX_CONTROL"] + "/state", timeout=10) as resp:
+        data: dict[str, object] = json.loads(resp.read())
+    return data
+
+
+# -- the latency profile --------------------------------------------------------------------------------------
+
+def test_latency_profile_rules_follow_the_contract() -> None:
+    contract = latency.profile_named("contract")
+    assert contract is not None
+    assert contract.delay_for("GET", "/health", backend=True).mean_s == pytest.approx(0.002)
+    assert contract.delay_for("GET", "/health/full", backend=True).mean_s == pytest.approx(0.100)
+    assert contract.delay_for("POST", "/api/auth/login", backend=True).mean_s == pytest.approx(0.070)
+    assert contract.delay_for("GET", "/api/table", backend=True).mean_s == pytest.approx(0.070)
+    assert contract.delay_for("GET", "/api/seasons", backend=True).mean_s == pytest.approx(0.070)  # other reads
+    assert contract.delay_for("GET", "/assets/app.js", backend=False).mean_s < 0.01
+    assert latency.profile_named("off") is None and latency.profile_named(None) is None
+    with pytest.raises(ValueError, match="unknown latency profile"):
+        latency.profile_named("glacial")
+
+
+@pytest.mark.latency("contract")
+def test_latency_profile_on_delays_every_answer_and_says_so(sandbox: dict[str, str]) -> None:
+    assert _state(sandbox)["latency"] == "contract"
+    with httpx.Client(verify=sandbox["MT_SANDBOX_CA"], timeout=10) as client:
+        full = client.get(sandbox["MT_SANDBOX_API_URL"] + "/health/full")
+        quick = client.get(sandbox["MT_SANDBOX_API_URL"] + "/health")
+        via_site = client.get(sandbox["MT_SANDBOX_SITE_URL"] + "/api/version")
+    assert 70 <= float(full.headers["x-sandbox-delay-ms"]) <= 130  # 100 ms +- 30 %
+    assert float(quick.headers["x-sandbox-delay-ms"]) < 5
+    assert "x-sandbox-delay-ms" in via_site.headers  # the site's /api route waits as the backend does
+
+
+def test_latency_profile_off_by_default(sandbox: dict[str, str]) -> None:
+    assert _state(sandbox)["latency"] == "off"
+    with httpx.Client(timeout=10) as client:
+        assert "x-sandbox-delay-ms" not in client.get(sandbox["MT_SANDBOX_API_URL"] + "/health/full").headers
+
+
+# -- -m health starts nothing it does not use --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("tier", "expr", "selectable"), [
+    ("smoke", "health", False), ("deployment", "health", False), ("health", "health", True),
+    ("smoke", "gate", True), ("smoke", "not health", True), ("deployment", "health or deployment", True),
+    ("smoke", "smoke and gate", True), ("smoke", "health and gate", False), ("smoke", "(((", True),
+])
+def test_tier_selectable_by_marker_expression(tier: str, expr: str, selectable: bool) -> None:
+    assert tier_selectable(tier, expr) is selectable
+
+
+def test_health_tier_imports_neither_playwright_nor_kubernetes(sandbox: dict[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MT_SANDBOX_", "PYTEST_"))}
+    env.update(sandbox, MT_REPORTS_DIR=str(tmp_path / "reports"))
+    # --capture=no: pytest's own capture would swallow what -X importtime writes while it collects.
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pytest", "--env", "sandbox", "-m", "health",
+                           "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--capture=no"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "mt_verify.probe" in imported  # the measurement worked
+    assert not {m for m in imported if m.split(".")[0] in ("playwright", "kubernetes")}
+
+
+# -- the prefetched answers ------------------------------------------------------------------------------------
+
+def test_prefetched_answer_is_taken_once_and_judged_by_its_check(sandbox: dict[str, str]) -> None:
+    from mt_verify.probe import Probe
+
+    path, raw = cfg.load_raw("sandbox")
+    env = cfg.validate(cfg.expand(raw, {**os.environ, **sandbox}, "", path), path)
+    sent: list[str] = []
+
+    class Counting(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(str(request.url))
+            return super().handle_request(request)
+
+    url = env.api.url + "/api/version"
+    down = "http://127.0.0.1:9/health"  # nothing listens there while the API answers: "down", a failure
+    with Probe(env, transport=Counting()) as probe:
+        probe.prefetch([(url, None, None), (down, None, None)])
+        first = probe.get(url)
+        assert len(probe.history) == 1 and probe.history[0] is first  # recorded when its check takes it
+        probe.get(url)  # a second check asks again: sent live
+        assert sent.count(url) == 2
+        with pytest.raises(AssertionError, match="is down"):
+            probe.get(down)  # the prefetch's verdict, raised in the check that asks
+
+
+# -- one sign-in per run ---------------------------------------------------------------------------------------
+
+def test_two_workers_sign_in_through_the_ui_once(sandbox: dict[str, str], tmp_path: Path,
+                                                 request: pytest.FixtureRequest) -> None:
+    before = _state(sandbox)["logins"]
+    assert before == {"browser": 0, "api": 0}
+    # Every journey that reuses the run's sign-in, and the health tier's token, on two workers (the login and
+    # logout journeys sign in on their own: that is what they test).
+    private = Path(tempfile.mkdtemp(prefix="mt-st-"))  # a short path: Chromium's sockets live under TMPDIR
+    request.addfinalizer(lambda: shutil.rmtree(private, ignore_errors=True))
+    run = run_suite(tmp_path, "--env", "sandbox", "-n", "2", "-m", "health or smoke", "-k", "not login",
+                    env={**sandbox, "TMPDIR": str(private)}, timeout=300)
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.outcomes.get("test_standings_table_matches_api") == "passed"
+    assert run.outcomes.get("test_standings_add_up") == "passed"
+    logins = _state(sandbox)["logins"]
+    assert isinstance(logins, dict)
+    assert logins["browser"] == 1, logins  # per worker before: 2
+    assert logins["api"] <= 1, logins  # 0 when the UI sign-in came first; per worker before: 2
+    assert not list(private.glob("mt-run-session-*")), "the run's session folder outlived the run"
+    assert _tokens(sandbox) == 0, "a session of the run is still live after it"
+    reports = tmp_path / "reports"
+    assert not list(reports.rglob("storage-state*.json")), "a storage state file in the published reports"
