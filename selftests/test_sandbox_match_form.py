@@ -15,8 +15,17 @@ def team_params(url: str) -> dict[str, str]:
 
 def test_friendly_fires_two_team_fetches_and_the_late_answer_clears_the_picked_teams(signed_in: Any) -> None:
     page = signed_in
+    opening: set[Any] = set()  # the form's own first team fetches, whose answers come back in any order
+    page.on("request", lambda r: opening.add(r) if "/api/teams?" in r.url else None)
+    page.on("requestfinished", lambda r: opening.discard(r))
+    page.on("requestfailed", lambda r: opening.discard(r))
     page.get_by_role("button", name="Add Match", exact=True).click()
     page.locator("#home_team option").nth(1).wait_for(state="attached")
+    for _ in range(40):  # bounded: each wait is for one answer (the sandbox delays them by under a second)
+        if not opening:
+            break
+        page.wait_for_event("requestfinished", lambda r: "/api/teams?" in r.url, timeout=5_000)
+    assert not opening, f"the form's first team fetches never ended: {[r.url for r in opening]}"
     held: list[Any] = []
     seen: list[dict[str, str]] = []
     releasing: list[bool] = []
@@ -30,10 +39,14 @@ def test_friendly_fires_two_team_fetches_and_the_late_answer_clears_the_picked_t
             held.append(route)  # the answer to the second fetch comes back last
 
     page.route("**/api/teams?*", on_teams)
-    with page.expect_response(lambda r: "/api/teams?" in r.url and "division_id=" in r.url), \
+    with page.expect_response(lambda r: "/api/teams?" in r.url and "division_id=" in r.url) as first, \
             page.expect_request(lambda r: "/api/teams?" in r.url and "division_id=" not in r.url):
         page.select_option("select[data-testid='match-type-select']", label="Friendly")
-    page.wait_for_function("() => true")  # a round trip: the route handler has seen the second fetch
+    # The first answer has been rendered (its teams are the options) before the second is let go: a response
+    # event alone does not mean the page has read the body, and on a loaded runner it could render after.
+    names = [t["name"] for t in first.value.json()]
+    page.wait_for_function("names => JSON.stringify([...document.querySelectorAll('#home_team option')]"
+                           ".slice(1).map(o => o.textContent)) === JSON.stringify(names)", arg=names)
     assert [("division_id" in p, p.get("match_type_id")) for p in seen] == [(True, "3"), (False, "3")], seen
     assert len(held) == 1
     # The first answer (the old division) lists no TSC team: pick what a person would, from the second answer's
