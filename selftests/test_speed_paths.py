@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -78,7 +79,7 @@ def test_latency_profile_rules_follow_the_contract() -> None:
 @pytest.mark.latency("contract")
 def test_latency_profile_on_delays_every_answer_and_says_so(sandbox: dict[str, str]) -> None:
     assert _state(sandbox)["latency"] == "contract"
-    with httpx.Client(verify=sandbox["MT_SANDBOX_CA"], timeout=10) as client:
+    with httpx.Client(verify=ssl.create_default_context(cafile=sandbox["MT_SANDBOX_CA"]), timeout=10) as client:
         full = client.get(sandbox["MT_SANDBOX_API_URL"] + "/health/full")
         quick = client.get(sandbox["MT_SANDBOX_API_URL"] + "/health")
         via_site = client.get(sandbox["MT_SANDBOX_SITE_URL"] + "/api/version")
