@@ -15,6 +15,7 @@ import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +154,31 @@ def every_blob(root: Path) -> Iterator[tuple[str, bytes]]:
             with zipfile.ZipFile(path) as archive:
                 for member in archive.namelist():
                     yield f"{path.relative_to(root)}!{member}", archive.read(member)
+
+
+@contextmanager
+def shipped_sandbox() -> Iterator[dict[str, str]]:
+    """The sandbox that ``environments/sandbox.yaml`` declares, started through the suite's own launcher (as a
+    run with ``--env sandbox`` would start it); yields its exported variables and stops it however the block ends."""
+    from mt_verify import config as cfg
+    from mt_verify import launcher
+
+    path, raw = cfg.load_raw("sandbox")
+    spec = cfg.sandbox_spec(raw, path)
+    assert spec is not None
+    launched = launcher.launch(spec, [], file=path)
+    try:
+        yield launched.env
+    finally:
+        launched.stop()
+
+
+def sandbox_tokens(env: dict[str, str]) -> int:
+    """Sessions the sandbox's database holds now (a login adds one, a logout removes it)."""
+    import sqlite3
+
+    db = sqlite3.connect(Path(env["MT_SANDBOX_STATE_DIR"]) / "missing-table.sqlite")
+    try:
+        return int(db.execute("SELECT count(*) FROM tokens").fetchone()[0])
+    finally:
+        db.close()

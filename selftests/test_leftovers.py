@@ -7,7 +7,6 @@ can be looked at after the run."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,37 +14,24 @@ import httpx
 import pytest
 
 from mt_verify import config as cfg
-from mt_verify import launcher
-from selftests.suite import run_suite
+from selftests.suite import run_suite, sandbox_tokens, shipped_sandbox
 
 FAR_DATE = "2095-06-15"  # after browser.smoke_matches.FAR_FUTURE: a smoke match by its date
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[dict[str, str]]:
-    path, raw = cfg.load_raw("sandbox")
-    spec = cfg.sandbox_spec(raw, path)
-    assert spec is not None
-    launched = launcher.launch(spec, [], file=path)
-    try:
-        yield launched.env
-    finally:
-        launched.stop()
+    with shipped_sandbox() as env:
+        yield env
 
 
-def _tokens(env: dict[str, str]) -> int:
-    db = sqlite3.connect(Path(env["MT_SANDBOX_STATE_DIR"]) / "missing-table.sqlite")
-    try:
-        return int(db.execute("SELECT count(*) FROM tokens").fetchone()[0])
-    finally:
-        db.close()
 
 
 def test_health_tier_logs_its_api_session_out_at_the_end(sandbox: dict[str, str], tmp_path: Path) -> None:
-    assert _tokens(sandbox) == 0
+    assert sandbox_tokens(sandbox) == 0
     run = run_suite(tmp_path, "--env", "sandbox", "tests/health/test_standings.py", env=sandbox, timeout=120)
     assert run.outcomes.get("test_standings_add_up") == "passed", run.output  # it logged in through the API
-    assert _tokens(sandbox) == 0, "the run's API token is still live after the run"
+    assert sandbox_tokens(sandbox) == 0, "the run's API token is still live after the run"
 
 
 def _plant_smoke_match(env: dict[str, str]) -> int:

@@ -24,34 +24,19 @@ import httpx
 import pytest
 
 from mt_verify import config as cfg
-from mt_verify import launcher
 from mt_verify.plugin import tier_selectable
 from sandbox import latency
-from selftests.suite import ROOT, run_suite
+from selftests.suite import ROOT, run_suite, sandbox_tokens, shipped_sandbox
 
 
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     marker = request.node.get_closest_marker("latency")
     monkeypatch.setenv(latency.ENV_VAR, marker.args[0] if marker else "off")
-    path, raw = cfg.load_raw("sandbox")
-    spec = cfg.sandbox_spec(raw, path)
-    assert spec is not None
-    launched = launcher.launch(spec, [], file=path)
-    try:
-        yield launched.env
-    finally:
-        launched.stop()
+    with shipped_sandbox() as env:
+        yield env
 
 
-def _tokens(env: dict[str, str]) -> int:
-    import sqlite3
-
-    db = sqlite3.connect(Path(env["MT_SANDBOX_STATE_DIR"]) / "missing-table.sqlite")
-    try:
-        return int(db.execute("SELECT count(*) FROM tokens").fetchone()[0])
-    finally:
-        db.close()
 
 
 def _state(env: dict[str, str]) -> dict[str, object]:
@@ -164,6 +149,6 @@ def test_two_workers_sign_in_through_the_ui_once(sandbox: dict[str, str], tmp_pa
     assert logins["browser"] == 1, logins  # per worker before: 2
     assert logins["api"] <= 1, logins  # 0 when the UI sign-in came first; per worker before: 2
     assert not list(private.glob("mt-run-session-*")), "the run's session folder outlived the run"
-    assert _tokens(sandbox) == 0, "a session of the run is still live after it"
+    assert sandbox_tokens(sandbox) == 0, "a session of the run is still live after it"
     reports = tmp_path / "reports"
     assert not list(reports.rglob("storage-state*.json")), "a storage state file in the published reports"
