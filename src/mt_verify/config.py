@@ -582,15 +582,34 @@ def resolve_path(env: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
     return path
 
 
+#: What :func:`read_yaml` parsed, by path and the file's (size, mtime): the plugin, the reports and the
+#: secret registry each read the same file at start-up; it is parsed once (PyYAML's pure-Python composer).
+_parsed: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """The file's top-level mapping (size, encoding, nesting, aliases and duplicate keys checked:
-    :mod:`mt_verify.envfile`)."""
+    :mod:`mt_verify.envfile`). Each caller gets its own copy."""
+    import copy
+
     from mt_verify.envfile import EnvFileError, read_mapping
 
     try:
-        return read_mapping(path)
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None
+    key = path.resolve() if stamp else path
+    cached = _parsed.get(key)
+    if stamp and cached and cached[0] == stamp:
+        return copy.deepcopy(cached[1])
+    try:
+        data = read_mapping(path)
     except EnvFileError as exc:
         raise ConfigError(str(exc)) from None
+    if stamp:
+        _parsed[key] = (stamp, copy.deepcopy(data))
+    return data
 
 
 def expand(value: Any, env: Mapping[str, str], path: str, file: Path) -> Any:

@@ -171,6 +171,16 @@ def _end_run_session(env: cfg.Environment, shared: Path) -> None:
         run_session.remove(shared)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What start-up made (modules, the models, the collected items) lives until the end of the run: the
+    collector need not walk it again. pytest collects twice at the end of every run (its unraisable-exception
+    check); over the start-up's objects that was ~0.1 s of a one-second health tier."""
+    import gc
+
+    gc.freeze()
+
+
 def _dist_chosen(config: pytest.Config) -> bool:
     return any(a == "--dist" or a.startswith("--dist=") or a in ("-d", "--distload")
                for a in map(str, config.invocation_params.args))

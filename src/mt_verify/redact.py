@@ -19,9 +19,8 @@ Why runs and not only whole values: the leak this closes (issue 11) was a JSON f
 first ``\\"`` of a password and left the rest in the trace. Masking every covered character, not the whole value
 only, makes the result independent of where a writer cut or escaped it.
 
-How: all forms of all secrets go into one trie-shaped regular expression (one pass over the text, each position
-rejected on its first character), matched with a look-ahead so that overlapping runs are all found; the union
-of the matched spans is replaced, each maximal span by one :data:`MASK`.
+How: all forms of all secrets go into one Aho-Corasick automaton (one pass over the text, every occurrence found,
+overlapping ones too); the union of the matched spans is replaced, each maximal span by one :data:`MASK`.
 """
 
 from __future__ import annotations
@@ -149,32 +148,31 @@ def secret_forms(secret: str) -> set[str]:
 # -- matching ------------------------------------------------------------------------------------------------
 
 
-def _trie_regex(words: Iterable[str] | Iterable[bytes], escape: Callable[[str], str]) -> str:
-    """One regular expression matching any of ``words``, longest first, shaped as a trie."""
-    root: dict = {}
-    for word in words:
-        node = root
-        for unit in word:
-            node = node.setdefault(unit, {})
-        node[None] = True
+class _Matcher:
+    """Every occurrence of any of ``words``, overlapping ones too, found in one pass (Aho-Corasick, in C).
 
-    def build(node: dict) -> str:
-        end = None in node
-        alts = [escape(unit) + build(child) for unit, child in node.items() if unit is not None]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if end else body
+    Why not one regular expression: a trie-shaped pattern of a token's ~800 forms took ~0.1 s to compile, once
+    per secret learnt, and scanned five times slower; this automaton builds in a millisecond."""
 
-    return build(root)
+    def __init__(self, words: Iterable[str]) -> None:
+        import ahocorasick
 
+        self._automaton = ahocorasick.Automaton()
+        for word in words:
+            self._automaton.add_word(word, len(word))
+        self._automaton.make_automaton()
 
-def _escape_char(unit: str) -> str:
-    return re.escape(unit)
-
-
-def _escape_byte(unit: int) -> str:
-    return f"\\x{unit:02x}"
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """The union of the matched spans, as sorted, disjoint ``(start, end)`` pairs."""
+        found = sorted((end + 1 - length, end + 1) for end, length in self._automaton.iter(text))
+        spans: list[tuple[int, int]] = []
+        for start, stop in found:
+            if spans and start <= spans[-1][1]:
+                if stop > spans[-1][1]:
+                    spans[-1] = (spans[-1][0], stop)
+            else:
+                spans.append((start, stop))
+        return spans
 
 
 def _forms(secrets: frozenset[str]) -> set[str]:
@@ -185,37 +183,18 @@ def _forms(secrets: frozenset[str]) -> set[str]:
 
 
 @lru_cache(maxsize=8)
-def _text_matcher(secrets: frozenset[str]) -> re.Pattern[str] | None:
-    # Text and bytes are compiled apart: a big trie regex costs real CPU, and most runs only ever need the first.
+def _text_matcher(secrets: frozenset[str]) -> _Matcher | None:
     forms = _forms(secrets)
-    return re.compile("(?=(" + _trie_regex(sorted(forms), _escape_char) + "))") if forms else None
+    return _Matcher(forms) if forms else None
 
 
 @lru_cache(maxsize=8)
-def _bytes_matcher(secrets: frozenset[str]) -> re.Pattern[bytes] | None:
+def _bytes_matcher(secrets: frozenset[str]) -> _Matcher | None:
+    """Binary data is matched as Latin-1 text (one character a byte), against each form's UTF-8 bytes."""
     forms = _forms(secrets)
     if not forms:
         return None
-    blobs = sorted({f.encode("utf-8", "surrogatepass") for f in forms})
-    return re.compile(("(?=(" + _trie_regex(blobs, _escape_byte) + "))").encode("ascii"))  # type: ignore[arg-type]
-
-
-def _matchers(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, re.Pattern[bytes] | None]:
-    return _text_matcher(secrets), _bytes_matcher(secrets)
-
-
-def _spans(matches: Iterable[re.Match[str]] | Iterable[re.Match[bytes]]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for m in matches:
-        start, end = m.start(), m.start() + len(m.group(1))
-        if end == start:
-            continue
-        if spans and start <= spans[-1][1]:
-            if end > spans[-1][1]:
-                spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, end))
-    return spans
+    return _Matcher({f.encode("utf-8", "surrogatepass").decode("latin-1") for f in forms})
 
 
 def _splice(data: AnyStr, spans: list[tuple[int, int]], mask: AnyStr) -> AnyStr:
@@ -230,7 +209,7 @@ def _splice(data: AnyStr, spans: list[tuple[int, int]], mask: AnyStr) -> AnyStr:
 
 def _mask_known(text: str) -> str:
     matcher = _text_matcher(frozenset(_known))
-    return text if matcher is None else _splice(text, _spans(matcher.finditer(text)), MASK)
+    return text if matcher is None else _splice(text, matcher.spans(text), MASK)
 
 
 def redact_text(text: str) -> str:
@@ -243,7 +222,7 @@ def redact_text(text: str) -> str:
 def redact_bytes(data: bytes) -> bytes:
     """Mask known secrets (every form, as UTF-8) in binary data; the rest of the bytes are left as they are."""
     matcher = _bytes_matcher(frozenset(_known))
-    return data if matcher is None else _splice(data, _spans(matcher.finditer(data)), MASK.encode())
+    return data if matcher is None else _splice(data, matcher.spans(data.decode("latin-1")), MASK.encode())
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
