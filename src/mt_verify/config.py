@@ -596,10 +596,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
     try:
         st = path.stat()
-        stamp = (st.st_size, st.st_mtime_ns)
     except OSError:
-        stamp = None
-    key = path.resolve() if stamp else path
+        st = None  # read_mapping names what is wrong with it
+    key, stamp = path.resolve(), (st.st_size, st.st_mtime_ns) if st else None
     cached = _parsed.get(key)
     if stamp and cached and cached[0] == stamp:
         return copy.deepcopy(cached[1])
