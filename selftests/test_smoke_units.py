@@ -34,14 +34,21 @@ def test_executable_precedence_option_then_env_then_config(tmp_path: Path) -> No
     assert choose_executable(None, conf, own, {"MT_CHROMIUM": env}, system).executable == env
     assert choose_executable(None, conf, own, {}, system).executable == conf
     assert choose_executable(None, None, own, {}, system).executable is None  # Playwright's own browser
-    assert choose_executable(None, None, str(tmp_path / "absent"), {}, system).executable == str(system)
+    assert choose_executable(None, None, str(tmp_path / "absent"), {}, system,
+                             headless_shell=tmp_path / "no-shell").executable == str(system)
+
+
+def test_headless_runs_prefer_the_headless_shell(tmp_path: Path) -> None:
+    system, shell = Path(_exe(tmp_path, "chromium")), Path(_exe(tmp_path, "chromium-headless-shell"))
+    assert choose_executable(None, None, None, {}, system, headless_shell=shell).executable == str(shell)
+    assert choose_executable(None, None, None, {}, system, headed=True, headless_shell=shell).executable == str(system)
 
 
 def test_missing_executable_is_a_suite_error(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="--browser-path"):
         choose_executable(str(tmp_path / "nope"), None, None, {}, tmp_path / "none")
     with pytest.raises(SuiteError, match="no Chromium"):
-        choose_executable(None, None, None, {}, tmp_path / "none")
+        choose_executable(None, None, None, {}, tmp_path / "none", headless_shell=tmp_path / "none")
 
 
 def test_launch_args_headless_by_default(tmp_path: Path) -> None:

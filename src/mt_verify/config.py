@@ -297,7 +297,8 @@ class Smoke(_Model):
     match_type: str = "Friendly"
     #: Leftover ``SMOKE-`` matches older than this (seconds) are swept at session start.
     sweep_after: float = Field(900.0, ge=0)
-    #: Chromium executable; default Playwright's own browser, else /usr/bin/chromium.
+    #: Chromium executable; default Playwright's own browser, else /usr/bin/chromium-headless-shell (headless) or
+    #: /usr/bin/chromium.
     browser_path: str | None = None
     #: Timeout of one browser wait (seconds).
     timeout: Seconds = 10.0

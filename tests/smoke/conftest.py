@@ -148,10 +148,10 @@ def _mtv_playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="session")
-def browser_choice(browser_path_option: str | None, environment: Environment,
+def browser_choice(browser_path_option: str | None, environment: Environment, headed: bool,
                    _mtv_playwright: Playwright) -> BrowserChoice:
     return choose_executable(browser_path_option, environment.smoke.browser_path,
-                             _mtv_playwright.chromium.executable_path)
+                             _mtv_playwright.chromium.executable_path, headed=headed)
 
 
 @pytest.fixture(scope="session")

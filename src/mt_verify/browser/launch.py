@@ -6,7 +6,9 @@ Executable, first match wins:
 2. ``$MT_CHROMIUM``
 3. the environment's ``smoke.browser_path``
 4. Playwright's own Chromium, when ``playwright install chromium`` has put it in place
-5. ``/usr/bin/chromium`` (Debian's package)
+5. headless runs: ``/usr/bin/chromium-headless-shell`` (Debian's ``chromium-headless-shell``: the same engine
+   without the full browser's UI process, ~30 % less CPU a smoke run on 2 cores, as Playwright's own headless
+   shell is); headed runs and machines without it: ``/usr/bin/chromium`` (Debian's ``chromium``)
 
 A path that was asked for but does not exist is a suite error (nothing was checked), never a failed journey.
 """
@@ -23,6 +25,7 @@ from mt_verify.outcome import SuiteError
 
 ENV_VAR = "MT_CHROMIUM"
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+SYSTEM_HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
 VIDEO_MODES = ("auto", "off", "retain-on-failure")
 
 
@@ -37,7 +40,8 @@ class BrowserChoice:
 
 
 def choose_executable(option: str | None, configured: str | None, playwright_default: str | None,
-                      environ: dict[str, str] | None = None, system: Path = SYSTEM_CHROMIUM) -> BrowserChoice:
+                      environ: dict[str, str] | None = None, system: Path = SYSTEM_CHROMIUM, *,
+                      headed: bool = False, headless_shell: Path = SYSTEM_HEADLESS_SHELL) -> BrowserChoice:
     """Resolve the executable; ``playwright_default`` is ``playwright.chromium.executable_path``."""
     env = os.environ if environ is None else environ
     for value, source in ((option, "--browser-path"), (env.get(ENV_VAR), f"${ENV_VAR}"),
@@ -49,6 +53,8 @@ def choose_executable(option: str | None, configured: str | None, playwright_def
             return BrowserChoice(str(path), source)
     if playwright_default and Path(playwright_default).is_file():
         return BrowserChoice(None, "playwright install")
+    if not headed and headless_shell.is_file():
+        return BrowserChoice(str(headless_shell), "system package, headless shell")
     if system.is_file():
         return BrowserChoice(str(system), "system package")
     raise SuiteError(

@@ -13,7 +13,7 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("mt-verify")
     group.addoption("--browser-path", dest="mt_browser_path", metavar="PATH",
                     help="Chromium executable (default: $MT_CHROMIUM, the environment's smoke.browser_path, "
-                         "Playwright's own browser, else /usr/bin/chromium)")
+                         "Playwright's own browser, else /usr/bin/chromium-headless-shell or /usr/bin/chromium)")
     group.addoption("--headed", dest="mt_headed", action="store_true", help="show the browser")
     group.addoption("--slowmo", dest="mt_slowmo", type=float, default=0, metavar="MS",
                     help="slow each browser action down by MS milliseconds")
