@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
     from mt_verify.browser.smoke_matches import SmokeIds
+
+    Swept = tuple[SmokeIds | None, list[str]]
 
 
 # -- the one boundary where Playwright's errors are translated ---------------------------------------------
@@ -190,6 +193,17 @@ def browser_context_args() -> dict[str, Any]:
 ContextFactory = Callable[..., "BrowserContext"]
 
 
+def _open_context(browser: Browser, args: dict[str, Any], *, scratch: Path, first_party: set[str],
+                  timeout_ms: float, video: bool) -> tuple[BrowserContext, Recorder]:
+    """A context with the tier's timeouts and an evidence :class:`Recorder` (tracing from its first request)."""
+    if video:
+        args = {"record_video_dir": str(scratch / "videos"), **args}
+    ctx = browser.new_context(**args)
+    ctx.set_default_timeout(timeout_ms)
+    ctx.set_default_navigation_timeout(timeout_ms)
+    return ctx, Recorder(ctx, scratch=scratch, first_party=first_party, video=video)
+
+
 @pytest.fixture
 def new_context(browser: Browser, browser_context_args: dict[str, Any], request: pytest.FixtureRequest,
                 _mtv_private_dir: Path, first_party: set[str], smoke_timeout_ms: float,
@@ -197,16 +211,11 @@ def new_context(browser: Browser, browser_context_args: dict[str, Any], request:
                 environment: Environment) -> Iterator[ContextFactory]:
     """Factory of fresh contexts for this test; each gets a :class:`Recorder` (``recorder_of``)."""
     recorders: list[Recorder] = []
-    videos = _mtv_private_dir / "videos"
 
     def make(**overrides: Any) -> BrowserContext:
-        args = {**browser_context_args, **overrides}
-        if video_on:
-            args.setdefault("record_video_dir", str(videos))
-        ctx = browser.new_context(**args)
-        ctx.set_default_timeout(smoke_timeout_ms)
-        ctx.set_default_navigation_timeout(smoke_timeout_ms)
-        recorders.append(Recorder(ctx, scratch=_mtv_private_dir, first_party=first_party, video=video_on))
+        ctx, rec = _open_context(browser, {**browser_context_args, **overrides}, scratch=_mtv_private_dir,
+                                 first_party=first_party, timeout_ms=smoke_timeout_ms, video=video_on)
+        recorders.append(rec)
         return ctx
 
     make.recorders = recorders  # type: ignore[attr-defined]
@@ -333,39 +342,110 @@ def smoke_token(signed_in: UiLogin) -> str:
     return signed_in.token
 
 
+# A signed-in journey's page, loading while the journey before it runs: the next test's page is opened (the
+# navigation committed, not awaited) when a smoke test starts, and the next test adopts it, context, recorder
+# and all, so its console and evidence are its own. The browser loads it while this process waits on another
+# page; nothing is asserted early and nothing is skipped.
+WarmPages = dict[str, tuple["BrowserContext", Recorder, "Page"]]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    item.stash[_NEXT_ITEM] = nextitem
+
+
+_NEXT_ITEM = pytest.StashKey["pytest.Item | None"]()
+
+
+@pytest.fixture(scope="session")
+def _mtv_warm_pages() -> Iterator[WarmPages]:
+    pool: WarmPages = {}
+    yield pool
+    for _ctx, rec, _page in pool.values():  # a next test that never ran (-x, an interrupt)
+        rec.close()
+
+
+@pytest.fixture(autouse=True)
+def _mtv_warm_next(request: pytest.FixtureRequest, _mtv_warm_pages: WarmPages, environment: Environment,
+                   browser_context_args: dict[str, Any], _mtv_private_dir: Path, first_party: set[str],
+                   smoke_timeout_ms: float, video_on: bool) -> None:
+    """Open the next test's signed-in page now, when the next test has one (see ``WarmPages``)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    nxt = request.node.stash.get(_NEXT_ITEM, None)
+    if nxt is None or "signed_in_page" not in getattr(nxt, "fixturenames", ()) or nxt.nodeid in _mtv_warm_pages:
+        return
+    login: UiLogin = request.getfixturevalue("ui_login")
+    if not login.signed_in:
+        return
+    browser: Browser = request.getfixturevalue("browser")
+    ctx, rec = _open_context(browser, {**browser_context_args, "storage_state": str(login.storage_state)},
+                             scratch=_mtv_private_dir, first_party=first_party, timeout_ms=smoke_timeout_ms,
+                             video=video_on)
+    page = ctx.new_page()
+    try:  # the navigation starts; nothing waits for it here
+        page.evaluate("url => { window.location.href = url; }", environment.site.url)
+    except PlaywrightError:  # the next test loads its page itself, and meets (and reports) what broke
+        rec.close()
+        return
+    _mtv_warm_pages[nxt.nodeid] = (ctx, rec, page)
+
+
 @pytest.fixture
 def signed_in_page(signed_in: UiLogin, new_context: ContextFactory, environment: Environment,
-                   smoke_timeout_ms: float) -> Page:
+                   smoke_timeout_ms: float, request: pytest.FixtureRequest, _mtv_warm_pages: WarmPages) -> Page:
     """A fresh context from the saved storage state, with the site loaded (the app restores the session)."""
     from mt_verify.browser.pages import AppShell
 
-    page = new_context(storage_state=str(signed_in.storage_state)).new_page()
-    AppShell(page, smoke_timeout_ms).open(environment.site.url)
+    site = environment.site.url
+    warm = _mtv_warm_pages.pop(request.node.nodeid, None)
+    if warm is not None:
+        _ctx, rec, page = warm
+        new_context.recorders.append(rec)  # type: ignore[attr-defined]
+        page.wait_for_url(lambda url: not url.startswith("about:"), wait_until="load", timeout=smoke_timeout_ms)
+        if page.url.rstrip("/") == site.rstrip("/"):
+            return page
+        # An error page or a redirect: load it as the journey would have, so the failure (if any) is goto's own.
+    else:
+        page = new_context(storage_state=str(signed_in.storage_state)).new_page()
+    AppShell(page, smoke_timeout_ms).open(site)
     return page
 
 
 # -- add-match data ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def _mtv_swept(api: ApiClient, ui_login: UiLogin, environment: Environment) -> tuple[SmokeIds | None, list[str]]:
+def _mtv_swept(api: ApiClient, ui_login: UiLogin, environment: Environment) -> Iterator[Future[Swept]]:
     """The smoke ids (resolved once per worker) and the leftover smoke matches of earlier runs, deleted before
-    this run writes."""
+    this run writes. Started in the background as soon as the run's sign-in has a token (its reads go through
+    the one :class:`~mt_verify.probe.Probe`, as the prefetch's do), so the first signed-in page loads meanwhile;
+    ``smoke_ids`` waits for it, and a failure in it is raised there, in the journey that writes."""
     from mt_verify.browser.smoke_matches import resolve, sweep
 
     smoke = environment.smoke
+    done: Future[Swept] = Future()
     if not (ui_login.signed_in and ui_login.token and smoke.writes and smoke.teams):
-        return None, []
-    ids = resolve(api, ui_login.token, smoke, environment.name)
-    deleted = sweep(api, ui_login.token, ids, environment.name, smoke.sweep_after)
-    return ids, deleted
+        done.set_result((None, []))
+        yield done
+        return
+    token = ui_login.token
+
+    def work() -> Swept:
+        ids = resolve(api, token, smoke, environment.name)
+        return ids, sweep(api, token, ids, environment.name, smoke.sweep_after)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="mt-sweep")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)
+    yield future
+    wait([future])  # never leave the session with a delete in flight
 
 
 @pytest.fixture
-def smoke_ids(api: ApiClient, smoke_token: str, environment: Environment,
-              _mtv_swept: tuple[SmokeIds | None, list[str]]) -> SmokeIds:
+def smoke_ids(api: ApiClient, smoke_token: str, environment: Environment, _mtv_swept: Future[Swept]) -> SmokeIds:
     from mt_verify.browser.smoke_matches import resolve
 
-    ids, swept = _mtv_swept
+    ids, swept = _mtv_swept.result()  # bounded: each of its requests keeps its own deadline (http.timeout)
     if swept:
         warn(environment.name, "smoke matches", f"swept {len(swept)} leftover(s) of earlier runs: "
              + "; ".join(swept[:5]))
