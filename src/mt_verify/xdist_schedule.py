@@ -1,18 +1,22 @@
 """How ``-n 2`` shares the suite between workers.
 
 xdist's default (``--dist load``) deals tests out one by one, so both workers run a bit of every tier: both start
-Chromium (the costliest thing a worker starts), both import the Kubernetes client, both prefetch the health
-tier's requests and sign in through the API, and the login journey of the worker that did not make the run's UI
-sign-in signs in again. Here the work units are the tiers, dealt out whole, the longest first:
+Chromium, both import the Kubernetes client, both prefetch the health tier's requests and sign in through the
+API, and the login journey of the worker that did not make the run's UI sign-in signs in again. Here the work
+units are dealt out whole, in this order (a worker takes the next unit when it has two tests or fewer left):
 
-1. ``smoke``: every journey, on one worker: one browser and the run's one UI sign-in;
+1. ``smoke``: the journeys around the run's one UI sign-in (add match, anonymous, footer, login, wrong
+   password) on one worker, which starts the browser first;
 2. ``deployment``: the Kubernetes client is imported by one worker only;
-3. ``health``: one prefetch, one API sign-in at most.
+3. ``health``: one prefetch, one API sign-in at most;
+4. ``smoke-2``: the standings and logout journeys (a third of the tier's time), taken by whichever worker is
+   free first: with the whole suite, the one that ran the deployment and health tiers (it starts its own
+   browser and takes its contexts from the run's saved sign-in); with ``-m smoke``, the second worker at once.
 
-So one worker drives the browser while the other runs the deployment and health tiers: the browser's waits on
-the target overlap the HTTP and Kubernetes checks. Measured on 2 shared cores against the sandbox with the
-contract's latencies, splitting the journeys over both workers (two browsers) cost ~1.5 s more CPU for the same
-wall time. Used when ``-n`` is given without ``--dist`` (an explicit ``--dist`` is obeyed as it is).
+So one worker drives the browser while the other runs the HTTP and Kubernetes checks, and then both drive a
+browser for the rest. Measured on 2 cores against the sandbox with the contract's latencies (headless shell),
+whole suite: all journeys on one worker left the other idle for 6-7 s of a 13 s run. Used when ``-n`` is given
+without ``--dist`` (an explicit ``--dist`` is obeyed as it is).
 """
 
 from __future__ import annotations
@@ -21,13 +25,18 @@ from typing import Any
 
 from xdist.scheduler import LoadScopeScheduling
 
-ORDER = ("smoke", "deployment", "health")
+ORDER = ("smoke", "deployment", "health", "smoke-2")
+
+#: Journeys of the second smoke unit (a test file, or one test of it).
+SECOND_SMOKE = ("tests/smoke/test_smoke_standings.py",
+                "tests/smoke/test_smoke_login.py::test_logout_returns_to_anonymous")
 
 
 def unit_of(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
     if path.startswith("tests/smoke/"):
-        return "smoke"
+        second = any(nodeid == s or nodeid.startswith(f"{s}::") or nodeid.startswith(f"{s}[") for s in SECOND_SMOKE)
+        return "smoke-2" if second else "smoke"
     if path.startswith("tests/deployment/"):
         return "deployment"
     if path.startswith("tests/health/"):

@@ -105,17 +105,18 @@ class Kube:
     """One API client for the session; raw JSON (dicts) so that any valid object parses."""
 
     def __init__(self, target: Target, api_client: Any, server: str) -> None:
-        from kubernetes import client as k8s
+        from mt_verify.kube import reads
 
         self.target = target
         self.api = api_client
         self.server = server
-        self.core = k8s.CoreV1Api(api_client)
-        self.apps = k8s.AppsV1Api(api_client)
-        self.batch = k8s.BatchV1Api(api_client)
-        self.discovery = k8s.DiscoveryV1Api(api_client)
-        self.networking = k8s.NetworkingV1Api(api_client)
-        self.custom = k8s.CustomObjectsApi(api_client)
+        # The reads by the generated methods' names, without importing the generated classes (mt_verify.kube.reads).
+        self.core = reads.Reads(api_client, reads.CORE)
+        self.apps = reads.Reads(api_client, reads.APPS)
+        self.batch = reads.Reads(api_client, reads.BATCH)
+        self.discovery = reads.Reads(api_client, reads.DISCOVERY)
+        self.networking = reads.Reads(api_client, reads.NETWORKING)
+        self.custom = reads.Reads(api_client, reads.CUSTOM)
         #: Requests made (the tier keeps it to one list per kind).
         self.requests = 0
 
