@@ -122,6 +122,14 @@ def interleaved(commands: list[tuple[str, list[str], dict[str, str]]], runs: int
     return figures
 
 
+def served_version(api_url: str) -> str:
+    """What the target serves (``/api/version``): the gate's ``--expected-version`` for a healthy release."""
+    import httpx
+
+    body = httpx.get(f"{api_url.rstrip('/')}/api/version", timeout=10, verify=False).json()
+    return str(body["version"])
+
+
 def timed(cmd: list[str], env: dict[str, str], runs: int) -> dict[str, Any]:
     return _figure([_once(cmd, env) for _ in range(runs)])
 
@@ -172,7 +180,7 @@ def browser_launch(env: dict[str, str]) -> float | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="", help="comma list: health,deployment,smoke,full,startup,scale")
+    ap.add_argument("--only", default="", help="comma list: health,deployment,smoke,full,gate,startup,scale")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
     ap.add_argument("--latency", default="contract",
                     help="the sandbox's latency profile (sandbox/latency.py): contract (default) or off")
@@ -230,6 +238,12 @@ def main() -> int:
             if tier == "full suite" and proc is not None:
                 group.append((f"{tier}, -n 2, own sandbox", [*pytest_cmd, "-n", "2"], base_env))
             groups.append(group)
+    if want("gate"):  # the gate on a healthy release (it runs the suite once, confirms nothing) vs the suite
+        served = served_version(api_url)
+        groups.append([("suite", [*pytest_cmd], env),
+                       ("gate, healthy release", [PY, "-m", "mt_verify", "gate",
+                                                  *(["--env", "sandbox"] if env_arg == "sandbox" else [env_arg]),
+                                                  "--expected-version", served, "-q"], env)])
     figures: dict[str, Any] = {}
     try:
         for group in groups:
@@ -240,6 +254,7 @@ def main() -> int:
                 print(f"{key:44} {fig['median_s']:7.3f} s  exit {fig['exit_codes']}  checks {fig['checks']}"
                       + (f"  x{fig['ratio_to_baseline']} baseline" if "ratio_to_baseline" in fig else "")
                       + (f"  x{fig['ratio_to_serial']} serial" if "ratio_to_serial" in fig else "")
+                      + (f"  x{fig['ratio_to_suite']} suite" if "ratio_to_suite" in fig else "")
                       + (f"\n    journeys {fig['journeys_s']}" if "journeys_s" in fig else ""), flush=True)
         if want("scale"):
             scale: dict[str, Any] = {}
