@@ -15,9 +15,9 @@ import pytest
 
 from mt_verify.gate import EXIT_MEANINGS, GateExit
 from mt_verify.gate.decide import DecideOptions, decide
-from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
 from mt_verify.gate.results import Attempt, TestResult, read_summary
 from mt_verify.kube.helm import decode_release
+from mt_verify.markexpr import MarkerExpressionError, compile_markers
 from mt_verify.release import ExpectedRelease
 from mt_verify.rollback import RollbackRefused, ToolMissing, find_binary
 from mt_verify.rollback.helm import Revision, choose_target, revision_of

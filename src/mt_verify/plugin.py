@@ -104,7 +104,7 @@ def tier_selectable(tier: str, markexpr: str) -> bool:
     Kubernetes client (the deployment tier's conftest). An expression we cannot read selects everything."""
     from itertools import combinations
 
-    from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
+    from mt_verify.markexpr import MarkerExpressionError, compile_markers
 
     try:
         predicate = compile_markers(markexpr)

@@ -39,9 +39,9 @@ from typing import Any, TextIO
 
 from mt_verify import config as cfg
 from mt_verify.gate.decide import EXIT_MEANINGS, DecideOptions, Decision, GateExit, decide
-from mt_verify.gate.markexpr import MarkerExpressionError, compile_markers
 from mt_verify.gate.results import Attempt, gating
 from mt_verify.gate.runner import run_pytest
+from mt_verify.markexpr import MarkerExpressionError, compile_markers
 from mt_verify.notify import after_gate
 from mt_verify.release import ExpectedRelease, ReleaseError
 
