@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -359,10 +360,13 @@ _NEXT_ITEM = pytest.StashKey["pytest.Item | None"]()
 
 @pytest.fixture(scope="session")
 def _mtv_warm_pages() -> Iterator[WarmPages]:
+    from playwright.sync_api import Error as PlaywrightError
+
     pool: WarmPages = {}
     yield pool
     for _ctx, rec, _page in pool.values():  # a next test that never ran (-x, an interrupt)
-        rec.close()
+        with suppress(PlaywrightError):  # the browser may have closed first: nothing is left to release then
+            rec.close()
 
 
 @pytest.fixture(autouse=True)
