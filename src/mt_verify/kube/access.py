@@ -105,18 +105,18 @@ class Kube:
     """One API client for the session; raw JSON (dicts) so that any valid object parses."""
 
     def __init__(self, target: Target, api_client: Any, server: str) -> None:
-        from mt_verify.kube import reads
+        from mt_verify.kube import api as routes
 
         self.target = target
         self.api = api_client
         self.server = server
-        # The reads by the generated methods' names, without importing the generated classes (mt_verify.kube.reads).
-        self.core = reads.Reads(api_client, reads.CORE)
-        self.apps = reads.Reads(api_client, reads.APPS)
-        self.batch = reads.Reads(api_client, reads.BATCH)
-        self.discovery = reads.Reads(api_client, reads.DISCOVERY)
-        self.networking = reads.Reads(api_client, reads.NETWORKING)
-        self.custom = reads.Reads(api_client, reads.CUSTOM)
+        # The calls by the generated methods' names, without importing the generated classes (mt_verify.kube.api).
+        self.core = routes.Group(api_client, routes.CORE)
+        self.apps = routes.Group(api_client, routes.APPS)
+        self.batch = routes.Group(api_client, routes.BATCH)
+        self.discovery = routes.Group(api_client, routes.DISCOVERY)
+        self.networking = routes.Group(api_client, routes.NETWORKING)
+        self.custom = routes.Group(api_client, routes.CUSTOM)
         #: Requests made (the tier keeps it to one list per kind).
         self.requests = 0
 

@@ -48,8 +48,17 @@ WRITE_ATTEMPTS = 4
 PASSED, FAILED = "passed", "failed"
 
 
-def _version(obj: Any) -> str | None:
-    return obj.metadata.resource_version if obj is not None and obj.metadata is not None else None
+def _version(obj: dict[str, Any] | None) -> str | None:
+    """A ConfigMap's ``metadata.resourceVersion`` (raw JSON), if any."""
+    meta = (obj or {}).get("metadata")
+    version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return str(version) if version else None
+
+
+def _data(obj: dict[str, Any] | None) -> dict[str, str]:
+    """A ConfigMap's ``data`` (raw JSON); none or not a mapping: empty."""
+    data = (obj or {}).get("data")
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def configmap_name(release: str) -> str:
@@ -101,57 +110,48 @@ class VerdictStore:
     """The ConfigMap of one release: read by every gate that plans a helm rollback, written by every gate."""
 
     def __init__(self, kube: Kubernetes, client: Kube) -> None:
-        from kubernetes import client as k8s
-
         self.kube = kube
         self.client = client
-        self.api = k8s.CoreV1Api(client.api)
         self.name = configmap_name(kube.release)
 
     @property
     def where(self) -> str:
         return f"{self.kube.namespace}/ConfigMap/{self.name}"
 
+    def _current(self) -> dict[str, Any] | None:
+        try:
+            return self.client.call(f"read {self.where}", self.client.core.read_namespaced_config_map, self.name,
+                                    self.kube.namespace)
+        except NotFound:
+            return None
+
     def read(self) -> dict[int, Verdict]:
         """Recorded verdicts by revision; none recorded yet: empty."""
-        try:
-            with self.client.translated(f"read {self.where}"):
-                cm = self.api.read_namespaced_config_map(self.name, self.kube.namespace,
-                                                         _request_timeout=self.kube.request_timeout)
-        except NotFound:
-            return {}
-        return parse(cm.data)
+        current = self._current()
+        return parse(_data(current))
 
     def write(self, verdicts: list[Verdict]) -> None:
         """Add or replace these revisions' records (optimistic, retried on a conflict)."""
-        from kubernetes import client as k8s
-
         for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                with self.client.translated(f"read {self.where}"):
-                    current = self.api.read_namespaced_config_map(self.name, self.kube.namespace,
-                                                                  _request_timeout=self.kube.request_timeout)
-            except NotFound:
-                current = None
-            data = dict((current.data or {}) if current is not None else {})
+            current = self._current()
+            data = dict(_data(current))
             for v in verdicts:
                 data[_key(v.revision)] = json.dumps(asdict(v), sort_keys=True)
             kept = sorted(parse(data), reverse=True)[:KEEP]
             data = {_key(n): data[_key(n)] for n in sorted(kept)}
-            meta = k8s.V1ObjectMeta(name=self.name, namespace=self.kube.namespace,
-                                    labels={"app.kubernetes.io/managed-by": "mt-verify",
-                                            "app.kubernetes.io/instance": self.kube.release},
-                                    resource_version=_version(current))
-            body = k8s.V1ConfigMap(metadata=meta, data=data)
+            meta: dict[str, Any] = {"name": self.name, "namespace": self.kube.namespace,
+                                    "labels": {"app.kubernetes.io/managed-by": "mt-verify",
+                                               "app.kubernetes.io/instance": self.kube.release}}
+            if _version(current):
+                meta["resourceVersion"] = _version(current)
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
             try:
                 if current is None:
-                    with self.client.translated(f"create {self.where}"):
-                        self.api.create_namespaced_config_map(self.kube.namespace, body,
-                                                              _request_timeout=self.kube.request_timeout)
+                    self.client.call(f"create {self.where}", self.client.core.create_namespaced_config_map,
+                                     self.kube.namespace, body)
                 else:
-                    with self.client.translated(f"update {self.where}"):
-                        self.api.replace_namespaced_config_map(self.name, self.kube.namespace, body,
-                                                               _request_timeout=self.kube.request_timeout)
+                    self.client.call(f"update {self.where}", self.client.core.replace_namespaced_config_map,
+                                     self.name, self.kube.namespace, body)
                 return
             except Conflict:
                 if attempt == WRITE_ATTEMPTS:
