@@ -126,7 +126,7 @@ def served_version(api_url: str) -> str:
     """What the target serves (``/api/version``): the gate's ``--expected-version`` for a healthy release."""
     import httpx
 
-    body = httpx.get(f"{api_url.rstrip('/')}/api/version", timeout=10, verify=False).json()
+    body = httpx.get(f"{api_url.rstrip('/')}/api/version", timeout=10).json()
     return str(body["version"])
 
 

@@ -20,7 +20,7 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || [ -n "${MT_CHROMIUM:-}" ] || need_apt+=(chromium)
-# Headless journeys launch Debian's headless shell when it is there (the same Chromium, ~30 % less CPU a run).
+# Headless journeys launch Debian's headless shell when it is there (the same Chromium; the smoke tier ~30 % faster).
 command -v chromium-headless-shell >/dev/null 2>&1 || [ -n "${MT_CHROMIUM:-}" ] || need_apt+=(chromium-headless-shell)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)

@@ -343,8 +343,8 @@ def smoke_token(signed_in: UiLogin) -> str:
     return signed_in.token
 
 
-# A signed-in journey's page, loading while the journey before it runs: the next test's page is opened (the
-# navigation committed, not awaited) when a smoke test starts, and the next test adopts it, context, recorder
+# A signed-in journey's page, loading while the journey before it runs: the next test's page is opened (its
+# navigation started, not awaited) when a smoke test starts, and the next test adopts it, context, recorder
 # and all, so its console and evidence are its own. The browser loads it while this process waits on another
 # page; nothing is asserted early and nothing is skipped.
 WarmPages = dict[str, tuple["BrowserContext", Recorder, "Page"]]

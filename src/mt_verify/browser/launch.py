@@ -7,7 +7,7 @@ Executable, first match wins:
 3. the environment's ``smoke.browser_path``
 4. Playwright's own Chromium, when ``playwright install chromium`` has put it in place
 5. headless runs: ``/usr/bin/chromium-headless-shell`` (Debian's ``chromium-headless-shell``: the same engine
-   without the full browser's UI process, ~30 % less CPU a smoke run on 2 cores, as Playwright's own headless
+   without the full browser's UI process, a smoke run ~30 % faster on 2 cores, as Playwright's own headless
    shell is); headed runs and machines without it: ``/usr/bin/chromium`` (Debian's ``chromium``)
 
 A path that was asked for but does not exist is a suite error (nothing was checked), never a failed journey.

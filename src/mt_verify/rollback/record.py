@@ -127,8 +127,7 @@ class VerdictStore:
 
     def read(self) -> dict[int, Verdict]:
         """Recorded verdicts by revision; none recorded yet: empty."""
-        current = self._current()
-        return parse(_data(current))
+        return parse(_data(self._current()))
 
     def write(self, verdicts: list[Verdict]) -> None:
         """Add or replace these revisions' records (optimistic, retried on a conflict)."""
@@ -142,8 +141,9 @@ class VerdictStore:
             meta: dict[str, Any] = {"name": self.name, "namespace": self.kube.namespace,
                                     "labels": {"app.kubernetes.io/managed-by": "mt-verify",
                                                "app.kubernetes.io/instance": self.kube.release}}
-            if _version(current):
-                meta["resourceVersion"] = _version(current)
+            version = _version(current)
+            if version:
+                meta["resourceVersion"] = version
             body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
             try:
                 if current is None:
