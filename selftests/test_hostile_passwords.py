@@ -47,8 +47,8 @@ CORPUS = {
 }
 
 #: kind -> the faults of that run, the journeys it runs (``-k``) and what must happen to the login journey. The
-#: logout journey signs in on its own, and fails after that with ``logout-broken``: its trace spans a successful
-#: sign-in and the signed-in calls after it (Bearer headers).
+#: logout journey signs in on its own (through the API, the password in a JSON body) and fails after that with
+#: ``logout-broken``: its evidence holds that exchange and its trace the signed-in calls after it (Bearer headers).
 KINDS = {
     "login-fails": (["login-rejected"], "login", "failed"),
     "login-passes": (["logout-broken"], "login or logout", "passed"),

@@ -42,6 +42,10 @@ def by_name(rows: list[Any], name: str, what: str, env: str, url: str) -> dict[s
          next_step="fix the name in the environment file, or check the reference data")
 
 
+#: The look-ups :func:`standings_ids` makes, none waiting on another: a caller may send them ahead together.
+LOOKUPS = ("/api/seasons", "/api/age-groups", "/api/leagues", "/api/divisions")
+
+
 def standings_ids(api: ApiClient, token: str, spec: Standings, env: str) -> StandingsIds:
     seasons = get_list(api, "/api/seasons", token, env)
     if spec.season:
@@ -54,6 +58,10 @@ def standings_ids(api: ApiClient, token: str, spec: Standings, env: str) -> Stan
     age = by_name(get_list(api, "/api/age-groups", token, env), spec.age_group, "an age group", env,
                   api.url("/api/age-groups"))
     league = by_name(get_list(api, "/api/leagues", token, env), spec.league, "a league", env, api.url("/api/leagues"))
-    division = by_name(get_list(api, "/api/divisions", token, env, {"league_id": league["id"]}), spec.division,
-                       "a division", env, api.url("/api/divisions"))
+    # Every division, filtered here by the league's id (each row carries its league_id, contract §1.6), so this
+    # read does not wait on the leagues' answer: the four look-ups go out together (LOOKUPS).
+    divisions = [r for r in get_list(api, "/api/divisions", token, env)
+                 if isinstance(r, dict) and r.get("league_id") == league["id"]]
+    division = by_name(divisions, spec.division, f"a division of league {spec.league!r}", env,
+                       api.url("/api/divisions"))
     return StandingsIds(season["id"], age["id"], division["id"], league["id"])

@@ -8,7 +8,7 @@ from mt_verify import run_session
 from mt_verify.config import Environment
 from mt_verify.credentials import smoke_credentials_from
 from mt_verify.errors import SuiteError
-from mt_verify.lookup import StandingsIds, standings_ids
+from mt_verify.lookup import LOOKUPS, StandingsIds, standings_ids
 from mt_verify.probe import Ahead, ApiClient, Probe
 
 
@@ -69,7 +69,6 @@ def _mtv_health_prefetch(probe: Probe, environment: Environment, target_reachabl
 
 @pytest.fixture(scope="session")
 def standings_filter(api: ApiClient, api_token: str, environment: Environment) -> StandingsIds:
-    # The three lookups that need only the token go out together; divisions need the league's id.
-    probe = api.probe
-    probe.prefetch([(api.url(path), api_token, None) for path in ("/api/seasons", "/api/age-groups", "/api/leagues")])
+    # The look-ups need only the token: they go out together.
+    api.probe.prefetch([(api.url(path), api_token, None) for path in LOOKUPS])
     return standings_ids(api, api_token, environment.standings, environment.name)

@@ -16,6 +16,7 @@ video when recording is on, in ``<run>/evidence/<test>/``, attached to the Allur
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -31,13 +32,19 @@ from mt_verify.browser.boundary import browser_failures
 from mt_verify.browser.console_policy import ConsolePolicy, Ledger, account
 from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_args, video_enabled
 from mt_verify.browser.recorder import Recorder, netloc
-from mt_verify.browser.session import UiLogin, register_password, register_storage_secrets, remember_session
+from mt_verify.browser.session import (
+    UiLogin,
+    register_password,
+    register_storage_secrets,
+    remember_session,
+    state_with_session,
+)
 from mt_verify.config import Environment
 from mt_verify.credentials import Credentials
 from mt_verify.errors import BrowserError
 from mt_verify.outcome import warn
 from mt_verify.plugin import outcome_of
-from mt_verify.probe import ApiClient, Probe
+from mt_verify.probe import ApiClient, Exchange, Probe
 from mt_verify.reporting.evidence import evidence_dir
 
 if TYPE_CHECKING:
@@ -185,6 +192,12 @@ def video_on(browser_video: str) -> bool:
 
 
 @pytest.fixture(scope="session")
+def trace_screenshots(pytestconfig: pytest.Config) -> bool:
+    """``--trace-screenshots``: a filmstrip in every trace (off: DOM snapshots and the failure screenshot)."""
+    return bool(pytestconfig.getoption("mt_trace_screenshots"))
+
+
+@pytest.fixture(scope="session")
 def browser_context_args() -> dict[str, Any]:
     """Options of every context (override this fixture to change them)."""
     return {"service_workers": "block", "viewport": {"width": 1280, "height": 900}, "locale": "en-US",
@@ -195,27 +208,28 @@ ContextFactory = Callable[..., "BrowserContext"]
 
 
 def _open_context(browser: Browser, args: dict[str, Any], *, scratch: Path, first_party: set[str],
-                  timeout_ms: float, video: bool) -> tuple[BrowserContext, Recorder]:
+                  timeout_ms: float, video: bool, shots: bool) -> tuple[BrowserContext, Recorder]:
     """A context with the tier's timeouts and an evidence :class:`Recorder` (tracing from its first request)."""
     if video:
         args = {"record_video_dir": str(scratch / "videos"), **args}
     ctx = browser.new_context(**args)
     ctx.set_default_timeout(timeout_ms)
     ctx.set_default_navigation_timeout(timeout_ms)
-    return ctx, Recorder(ctx, scratch=scratch, first_party=first_party, video=video)
+    return ctx, Recorder(ctx, scratch=scratch, first_party=first_party, video=video, trace_screenshots=shots)
 
 
 @pytest.fixture
 def new_context(browser: Browser, browser_context_args: dict[str, Any], request: pytest.FixtureRequest,
                 _mtv_private_dir: Path, first_party: set[str], smoke_timeout_ms: float,
-                video_on: bool, console_policy: ConsolePolicy, _mtv_console_ledger: Ledger,
-                environment: Environment) -> Iterator[ContextFactory]:
+                video_on: bool, trace_screenshots: bool, console_policy: ConsolePolicy,
+                _mtv_console_ledger: Ledger, environment: Environment) -> Iterator[ContextFactory]:
     """Factory of fresh contexts for this test; each gets a :class:`Recorder` (``recorder_of``)."""
     recorders: list[Recorder] = []
 
     def make(**overrides: Any) -> BrowserContext:
         ctx, rec = _open_context(browser, {**browser_context_args, **overrides}, scratch=_mtv_private_dir,
-                                 first_party=first_party, timeout_ms=smoke_timeout_ms, video=video_on)
+                                 first_party=first_party, timeout_ms=smoke_timeout_ms, video=video_on,
+                                 shots=trace_screenshots)
         recorders.append(rec)
         return ctx
 
@@ -251,7 +265,7 @@ def page(context: BrowserContext) -> Page:
 
 def _sign_in_through_ui(browser: Browser, browser_context_args: dict[str, Any], environment: Environment,
                         smoke_credentials: Credentials, state: Path, scratch: Path, first_party: set[str],
-                        smoke_timeout_ms: float) -> UiLogin:
+                        smoke_timeout_ms: float, shots: bool) -> UiLogin:
     """Sign the smoke user in through the UI; keep the page (for the login journey) and the storage state (at
     ``state``, 0600). Never raises for what the app does: the login journey reports it."""
     from playwright.sync_api import Error as PlaywrightError
@@ -260,7 +274,7 @@ def _sign_in_through_ui(browser: Browser, browser_context_args: dict[str, Any], 
 
     ctx = browser.new_context(**browser_context_args)
     ctx.set_default_timeout(smoke_timeout_ms)
-    rec = Recorder(ctx, scratch=scratch, first_party=first_party)
+    rec = Recorder(ctx, scratch=scratch, first_party=first_party, trace_screenshots=shots)
     page = ctx.new_page()
     app = AppShell(page, smoke_timeout_ms)
     login = UiLogin(attempt=None, page=page, recorder=rec, storage_state=None, token=None)
@@ -283,7 +297,7 @@ def _sign_in_through_ui(browser: Browser, browser_context_args: dict[str, Any], 
 @pytest.fixture(scope="session")
 def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment: Environment,
              smoke_credentials: Credentials, _mtv_private_dir: Path, first_party: set[str],
-             smoke_timeout_ms: float) -> Iterator[UiLogin]:
+             smoke_timeout_ms: float, trace_screenshots: bool) -> Iterator[UiLogin]:
     """The run's one UI sign-in (:mod:`mt_verify.run_session`): the first process of the run to need it signs in
     and saves the storage state; every other worker gets its contexts from that file. A process that did not
     sign in itself has no page of it (``UiLogin.page`` is None): its login journey signs in on its own."""
@@ -294,7 +308,7 @@ def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment
         seen = run_session.read_json(shared, run_session.UI_LOGIN)
         if seen is None:
             login = _sign_in_through_ui(browser, browser_context_args, environment, smoke_credentials, state,
-                                        _mtv_private_dir, first_party, smoke_timeout_ms)
+                                        _mtv_private_dir, first_party, smoke_timeout_ms, trace_screenshots)
             if login.token:
                 run_session.save_ui_token(shared, login.token)
             run_session.save_json(shared, run_session.UI_LOGIN, login.summary())
@@ -309,14 +323,15 @@ def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment
 @pytest.fixture
 def login_journey(ui_login: UiLogin, request: pytest.FixtureRequest, browser: Browser,
                   browser_context_args: dict[str, Any], environment: Environment, smoke_credentials: Credentials,
-                  _mtv_private_dir: Path, first_party: set[str], smoke_timeout_ms: float) -> Iterator[UiLogin]:
+                  _mtv_private_dir: Path, first_party: set[str], smoke_timeout_ms: float,
+                  trace_screenshots: bool) -> Iterator[UiLogin]:
     """A UI sign-in for the login journey: the run's own when this process made it (its page is here), else one
     of its own; its evidence is kept if the journey fails."""
     login = ui_login
     if login.page is None:
         login = _sign_in_through_ui(browser, browser_context_args, environment, smoke_credentials,
                                     _mtv_private_dir / "login-journey-state.json", _mtv_private_dir, first_party,
-                                    smoke_timeout_ms)
+                                    smoke_timeout_ms, trace_screenshots)
         if login.token:
             run_session.save_ui_token_extra(run_session.directory(), login.token)
     yield login
@@ -372,20 +387,27 @@ def _mtv_warm_pages() -> Iterator[WarmPages]:
 @pytest.fixture(autouse=True)
 def _mtv_warm_next(request: pytest.FixtureRequest, _mtv_warm_pages: WarmPages, environment: Environment,
                    browser_context_args: dict[str, Any], _mtv_private_dir: Path, first_party: set[str],
-                   smoke_timeout_ms: float, video_on: bool) -> None:
+                   smoke_timeout_ms: float, video_on: bool, trace_screenshots: bool) -> None:
     """Open the next test's signed-in page now, when the next test has one (see ``WarmPages``)."""
     from playwright.sync_api import Error as PlaywrightError
 
     nxt = request.node.stash.get(_NEXT_ITEM, None)
-    if nxt is None or "signed_in_page" not in getattr(nxt, "fixturenames", ()) or nxt.nodeid in _mtv_warm_pages:
+    wanted = set(getattr(nxt, "fixturenames", ())) & {"signed_in_page", "own_session_page"}
+    if nxt is None or not wanted or nxt.nodeid in _mtv_warm_pages:
         return
     login: UiLogin = request.getfixturevalue("ui_login")
-    if not login.signed_in:
+    if not login.signed_in or login.storage_state is None:
         return
+    state: Path | None = login.storage_state
+    if "own_session_page" in wanted:  # its own session, made now; if that fails, the next test meets it itself
+        state = _own_session_state(request.getfixturevalue("api"), request.getfixturevalue("smoke_credentials"),
+                                   login.storage_state, _mtv_private_dir)[0]
+        if state is None:
+            return
     browser: Browser = request.getfixturevalue("browser")
-    ctx, rec = _open_context(browser, {**browser_context_args, "storage_state": str(login.storage_state)},
+    ctx, rec = _open_context(browser, {**browser_context_args, "storage_state": str(state)},
                              scratch=_mtv_private_dir, first_party=first_party, timeout_ms=smoke_timeout_ms,
-                             video=video_on)
+                             video=video_on, shots=trace_screenshots)
     page = ctx.new_page()
     try:  # the navigation starts; nothing waits for it here
         page.evaluate("url => { window.location.href = url; }", environment.site.url)
@@ -395,6 +417,23 @@ def _mtv_warm_next(request: pytest.FixtureRequest, _mtv_warm_pages: WarmPages, e
     _mtv_warm_pages[nxt.nodeid] = (ctx, rec, page)
 
 
+def _adopt_warm(request: pytest.FixtureRequest, pool: WarmPages, new_context: ContextFactory, site: str,
+                timeout_ms: float) -> Page | None:
+    """This test's warm page, loaded, or None when it has none. A warm page that ended anywhere but the site (an
+    error page, a redirect) is loaded again, as the journey would have, so a failure is goto's own."""
+    from mt_verify.browser.pages import AppShell
+
+    warm = pool.pop(request.node.nodeid, None)
+    if warm is None:
+        return None
+    _ctx, rec, page = warm
+    new_context.recorders.append(rec)  # type: ignore[attr-defined]
+    page.wait_for_url(lambda url: not url.startswith("about:"), wait_until="load", timeout=timeout_ms)
+    if page.url.rstrip("/") != site.rstrip("/"):
+        AppShell(page, timeout_ms).open(site)
+    return page
+
+
 @pytest.fixture
 def signed_in_page(signed_in: UiLogin, new_context: ContextFactory, environment: Environment,
                    smoke_timeout_ms: float, request: pytest.FixtureRequest, _mtv_warm_pages: WarmPages) -> Page:
@@ -402,16 +441,45 @@ def signed_in_page(signed_in: UiLogin, new_context: ContextFactory, environment:
     from mt_verify.browser.pages import AppShell
 
     site = environment.site.url
-    warm = _mtv_warm_pages.pop(request.node.nodeid, None)
-    if warm is not None:
-        _ctx, rec, page = warm
-        new_context.recorders.append(rec)  # type: ignore[attr-defined]
-        page.wait_for_url(lambda url: not url.startswith("about:"), wait_until="load", timeout=smoke_timeout_ms)
-        if page.url.rstrip("/") == site.rstrip("/"):
-            return page
-        # An error page or a redirect: load it as the journey would have, so the failure (if any) is goto's own.
-    else:
+    page = _adopt_warm(request, _mtv_warm_pages, new_context, site, smoke_timeout_ms)
+    if page is None:
         page = new_context(storage_state=str(signed_in.storage_state)).new_page()
+        AppShell(page, smoke_timeout_ms).open(site)
+    return page
+
+
+def _own_session_state(api: ApiClient, creds: Credentials, state: Path,
+                       private_dir: Path) -> tuple[Path | None, Exchange]:
+    """A storage state for a session of the smoke user's own (``POST /api/auth/login``), and that exchange."""
+    ex = api.post("/api/auth/login", {"username": creds.username, "password": creds.password}, check_latency=False)
+    body = ex.json_object() if ex.status == 200 else {}
+    access, refresh = body.get("access_token"), body.get("refresh_token")
+    if not (isinstance(access, str) and isinstance(refresh, str)):
+        return None, ex
+    return state_with_session(state, private_dir / f"own-session-{secrets.token_hex(4)}.json", access, refresh), ex
+
+
+@pytest.fixture
+def own_session_page(signed_in: UiLogin, api: ApiClient, smoke_credentials: Credentials,
+                     new_context: ContextFactory, environment: Environment, smoke_timeout_ms: float,
+                     _mtv_private_dir: Path, request: pytest.FixtureRequest, _mtv_warm_pages: WarmPages) -> Page:
+    """A signed-in page on a session of its own, for the journey that logs out (ending the run's session would
+    sign every other journey out). The UI sign-in is the login journey's to judge, so this session comes from
+    ``POST /api/auth/login`` and reaches the browser as the app stores one (``state_with_session``); the page
+    loads while the journey before it runs, as ``signed_in_page``'s does."""
+    from mt_verify.browser.pages import AppShell
+    from mt_verify.outcome import fail
+
+    site = environment.site.url
+    page = _adopt_warm(request, _mtv_warm_pages, new_context, site, smoke_timeout_ms)
+    if page is not None:
+        return page
+    assert signed_in.storage_state is not None
+    state, ex = _own_session_state(api, smoke_credentials, signed_in.storage_state, _mtv_private_dir)
+    if state is None:
+        fail(environment.name, f"POST {ex.url} as {smoke_credentials.username} (a session to log out of)",
+             "HTTP 200 with both tokens", f"HTTP {ex.status}")
+    page = new_context(storage_state=str(state)).new_page()
     AppShell(page, smoke_timeout_ms).open(site)
     return page
 

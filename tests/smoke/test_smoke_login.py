@@ -12,7 +12,7 @@ from mt_verify.browser import selectors as sel
 from mt_verify.browser.checks import text_or_none, ui_check
 from mt_verify.browser.pages import AppShell, LoginModal
 from mt_verify.browser.recorder import Recorder
-from mt_verify.browser.session import UiLogin, remember_session
+from mt_verify.browser.session import UiLogin
 from mt_verify.config import Environment
 from mt_verify.credentials import Credentials
 from mt_verify.notes import note
@@ -124,18 +124,14 @@ def test_login_wrong_password_is_refused(page: Page, recorder: Recorder, environ
           "an auth_token")
 
 
-def test_logout_returns_to_anonymous(page: Page, recorder: Recorder, signed_in: UiLogin, environment: Environment,
+def test_logout_returns_to_anonymous(own_session_page: Page, environment: Environment,
                                      smoke_credentials: Credentials, smoke_timeout_ms: float) -> None:
-    """Signs in on its own (through the UI): logging out ends that session, not the one the journeys share."""
+    """Logs out of a session of its own (``own_session_page``), not the one the other journeys share."""
     env, site = environment.name, environment.site.url
     user = smoke_credentials.username
-    password = smoke_credentials.password
-    app = AppShell(page, smoke_timeout_ms)
-    app.open(site)
-    attempt = app.open_login().sign_in(user, password, while_typing_password=recorder.untraced)
-    if not attempt.signed_in:
-        fail(env, f"{site}/ sign-in as {user} (before logging out)", "the user menu", attempt.error or "nothing")
-    remember_session(app)
+    app = AppShell(own_session_page, smoke_timeout_ms)
+    ui_check(env, f"{site}/ signed-in view as {user} (before logging out)", "the user menu (session restored)",
+             app.wait_signed_in, app.signed_in_view_seen)
     resource = f"{site}/ logout as {user}"
     ui_check(env, resource, "the nav-login-button back after Logout", app.log_out,
              lambda: "user menu still shown" if app.user_menu.is_visible() else "no login button")

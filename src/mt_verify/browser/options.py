@@ -7,6 +7,7 @@ import os
 import pytest
 
 VIDEO_ENV = "MT_BROWSER_VIDEO"
+TRACE_SCREENSHOTS_ENV = "MT_TRACE_SCREENSHOTS"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -21,3 +22,9 @@ def add_options(parser: pytest.Parser) -> None:
                     choices=("auto", "off", "retain-on-failure"),
                     help="record each journey and keep the video of a failed one: auto (when Playwright's ffmpeg "
                          "is installed), off, retain-on-failure (insist) (default: $MT_BROWSER_VIDEO or auto)")
+    group.addoption("--trace-screenshots", dest="mt_trace_screenshots", action="store_true",
+                    default=os.environ.get(TRACE_SCREENSHOTS_ENV, "") not in ("", "0", "false", "no"),
+                    help="give each journey's Playwright trace a filmstrip (screencast frames) besides its DOM "
+                         "snapshots; a failed journey keeps its screenshot either way. Off by default: the frames "
+                         "cost ~1 s of CPU per run, which -n 2 on two cores pays in wall time "
+                         "(default: $MT_TRACE_SCREENSHOTS or off)")

@@ -1,5 +1,6 @@
 """Evidence of one browser context: console log, page errors, failed first-party requests, a Playwright trace
-(in chunks), screenshots and, when enabled, a video. Kept only for a failed journey.
+(in chunks: DOM snapshots of every action, and a filmstrip with ``--trace-screenshots``), a screenshot at the end
+and, when enabled, a video. Kept only for a failed journey.
 
 Secrets: tracing is paused (:meth:`Recorder.untraced`) while the password is typed and the login answers, and
 every kept trace is rewritten with :func:`redact_zip` (known secrets, JWTs, token fields, Bearer headers masked)
@@ -49,8 +50,10 @@ class Recorder:
     _ids = itertools.count(1)
 
     def __init__(self, context: BrowserContext, *, scratch: Path, first_party: set[str], trace: bool = True,
-                 video: bool = False) -> None:
+                 video: bool = False, trace_screenshots: bool = False) -> None:
         self.context = context
+        #: The trace's filmstrip (screencast frames); its DOM snapshots are always on.
+        self.trace_screenshots = trace_screenshots
         self.scratch = scratch / f"context-{next(self._ids)}"
         self.scratch.mkdir(parents=True, exist_ok=True)
         self.first_party = first_party
@@ -69,7 +72,7 @@ class Recorder:
         context.on("requestfailed", self._on_request_failed)
         context.on("response", self._on_response)
         if trace:
-            context.tracing.start(screenshots=True, snapshots=True, sources=False)
+            context.tracing.start(screenshots=self.trace_screenshots, snapshots=True, sources=False)
             self._tracing = self._chunk_open = True
 
     # -- what the page did ------------------------------------------------------------------------
@@ -143,7 +146,7 @@ class Recorder:
         finally:
             if was_tracing:
                 self._forget_password_fields()
-                self.context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                self.context.tracing.start(screenshots=self.trace_screenshots, snapshots=True, sources=False)
                 self._tracing = self._chunk_open = True
 
     def _forget_password_fields(self) -> None:

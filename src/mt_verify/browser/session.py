@@ -83,6 +83,24 @@ def register_storage_secrets(state: Path) -> None:
             register_secret(cookie.get("value"))
 
 
+def state_with_session(state: Path, dest: Path, access_token: str, refresh_token: str) -> Path:
+    """A copy of the storage state ``state`` at ``dest`` (0600) with another session's tokens in ``auth_token``
+    and ``refresh_token``: the same user, stored exactly as the app stored the run's session (its profile and
+    expiry keys untouched), so a page loaded from it restores that other session (``GET /api/auth/me``)."""
+    from mt_verify import run_session
+
+    data = json.loads(state.read_text(encoding="utf-8"))
+    swap = {sel.STORAGE_AUTH_TOKEN: access_token, sel.STORAGE_REFRESH_TOKEN: refresh_token}
+    for origin in data.get("origins", []):
+        for item in origin.get("localStorage", []):
+            if item.get("name") in swap:
+                item["value"] = swap[item["name"]]
+    register_secret(access_token)
+    register_secret(refresh_token)
+    run_session.write_private(dest, json.dumps(data).encode())
+    return dest
+
+
 def register_password(password: str) -> None:
     """Mask the password as typed and as it appears inside a JSON body."""
     register_secret(password)
