@@ -196,6 +196,7 @@ class Probe:
         self.say: Callable[[str], None] | None = None
         #: Answers sent ahead (:meth:`prefetch`), each taken by the first request that asks the same thing.
         self._ahead: dict[tuple[Any, ...], list[Future[Exchange]]] = {}
+        self._ahead_lock = threading.Lock()  # follow-ups (prefetch_post's ``then``) are added from the pool
         self._pool: ThreadPoolExecutor | None = None
         self._client = httpx.Client(
             timeout=httpx.Timeout(http.timeout, connect=min(http.timeout, 5.0)),
@@ -210,7 +211,7 @@ class Probe:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
 
-    def prefetch(self, requests: Iterable[Ahead]) -> None:
+    def prefetch(self, requests: Iterable[Ahead], *, once: bool = False) -> None:
         """Send independent GETs now, at most :data:`PREFETCH_CONCURRENCY` at a time, and return at once.
 
         Each answer waits for the check that asks for it: the first :meth:`request` with the same method, URL,
@@ -218,29 +219,52 @@ class Probe:
         check's evidence is its own exchanges) and judges it exactly as a live answer: its latency against the
         budget, re-measured live when over; a connection that failed raises the same verdict, in that check. So
         every check still asserts its own answer with its own message, and fails under exactly its fault; only
-        the waiting overlaps."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(PREFETCH_CONCURRENCY, thread_name_prefix="mt-prefetch")
+        the waiting overlaps. ``once``: a GET already waiting to be taken is not sent again."""
+        pool = self._started_pool()
         for url, token, params in requests:
-            future = self._pool.submit(self._send, "GET", url, token=token, params=params, json_body=None,
-                                       headers=None)
-            self._ahead.setdefault(_key("GET", url, token, params), []).append(future)
+            key = _key("GET", url, token, params)
+            with self._ahead_lock:
+                if once and self._ahead.get(key):
+                    continue
+                future = pool.submit(self._send, "GET", url, token=token, params=params, json_body=None,
+                                     headers=None)
+                self._ahead.setdefault(key, []).append(future)
 
-    def prefetch_post(self, url: str, json_body: Any) -> None:
+    def prefetch_post(self, url: str, json_body: Any,
+                      then: Callable[[Exchange], Iterable[Ahead]] | None = None) -> None:
         """Send one POST now (a sign-in the tier is certain to make first): taken as :meth:`prefetch`'s GETs are,
-        by the first request with the same URL and body; never re-sent (a write is judged on its one sample)."""
+        by the first request with the same URL and body; never re-sent (a write is judged on its one sample).
+        ``then(answer)``: the GETs that needed this answer (a token), prefetched the moment it arrives; nothing
+        when the POST failed."""
+        future = self._started_pool().submit(self._send, "POST", url, token=None, params=None,
+                                             json_body=json_body, headers=None)
+        with self._ahead_lock:
+            self._ahead.setdefault(_key("POST", url, None, None, json_body), []).append(future)
+        if then is not None:
+            follow = then
+
+            def chain(done: Future[Exchange]) -> None:
+                if done.cancelled() or done.exception() is not None:
+                    return  # the check that takes the POST reports it
+                try:
+                    self.prefetch(follow(done.result()), once=True)
+                except Exception:  # an answer without a token, a pool shut down at the end:
+                    pass  # nothing is sent ahead; the checks send their own requests and judge what they get
+
+            future.add_done_callback(chain)
+
+    def _started_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(PREFETCH_CONCURRENCY, thread_name_prefix="mt-prefetch")
-        future = self._pool.submit(self._send, "POST", url, token=None, params=None, json_body=json_body,
-                                   headers=None)
-        self._ahead.setdefault(_key("POST", url, None, None, json_body), []).append(future)
+        return self._pool
 
     def _taken(self, method: str, url: str, token: str | None, params: dict[str, Any] | None,
                json_body: Any, headers: dict[str, str] | None) -> Future[Exchange] | None:
         if headers or not self._ahead:
             return None
-        waiting = self._ahead.get(_key(method, url, token, params, json_body))
-        return waiting.pop(0) if waiting else None
+        with self._ahead_lock:
+            waiting = self._ahead.get(_key(method, url, token, params, json_body))
+            return waiting.pop(0) if waiting else None
 
     def __enter__(self) -> Probe:
         return self

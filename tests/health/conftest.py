@@ -9,7 +9,7 @@ from mt_verify.config import Environment
 from mt_verify.credentials import smoke_credentials_from
 from mt_verify.errors import SuiteError
 from mt_verify.lookup import LOOKUPS, StandingsIds, standings_ids
-from mt_verify.probe import Ahead, ApiClient, Probe
+from mt_verify.probe import Ahead, ApiClient, Exchange, Probe
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,13 +62,20 @@ def _mtv_health_prefetch(probe: Probe, environment: Environment, target_reachabl
             creds = smoke_credentials_from(environment)
         except SuiteError:
             creds = "missing"  # api_token itself reports it, in the check that needs it
-        if not isinstance(creds, str):
+        if not isinstance(creds, str):  # the look-ups go out the moment the token arrives
             probe.prefetch_post(environment.api.url + "/api/auth/login",
-                                {"username": creds.username, "password": creds.password})
+                                {"username": creds.username, "password": creds.password},
+                                then=lambda ex: _lookups(environment.api.url, ex))
+
+
+def _lookups(api: str, login: Exchange) -> list[Ahead]:
+    """The standings look-ups with the token of the sign-in ``login`` (none if it has no token)."""
+    token = login.json_object().get("access_token") if login.status == 200 else None
+    return [(api + path, token, None) for path in LOOKUPS] if isinstance(token, str) and token else []
 
 
 @pytest.fixture(scope="session")
 def standings_filter(api: ApiClient, api_token: str, environment: Environment) -> StandingsIds:
-    # The look-ups need only the token: they go out together.
-    api.probe.prefetch([(api.url(path), api_token, None) for path in LOOKUPS])
+    # The look-ups need only the token: they go out together (unless the sign-in's answer already sent them).
+    api.probe.prefetch([(api.url(path), api_token, None) for path in LOOKUPS], once=True)
     return standings_ids(api, api_token, environment.standings, environment.name)
