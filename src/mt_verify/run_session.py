@@ -3,7 +3,8 @@
 Signing in is the slowest thing a run does against a real app (a UI sign-in costs 1-1.5 s, contract §2.8), and N
 workers each signing in logs the account in N times. So the controller makes one private folder per run (mode
 0700, in the system's temporary directory, never under ``reports/``), exports its path in ``MT_RUN_SESSION_DIR``
-to the workers, and removes it when the run ends, after logging the session out. In it, under one file lock:
+to the workers, and removes it when the run ends, after logging the session out. In it, each under its lock
+(``UI_LOCK``, ``TOKEN_LOCK``):
 
 - ``token`` (0600): the smoke user's Bearer token, from the run's UI sign-in when that came first, else from the
   one API login of the run (``api_token``);
@@ -51,13 +52,20 @@ def directory() -> Path | None:
     return Path(value) if value and Path(value).is_dir() else None
 
 
+#: The run's two locks: the UI sign-in's (held while it signs in, 1-1.5 s against the real app) and the token's
+#: (held while the API login runs, ~70 ms). Separate, so the health tier of one worker never waits out another
+#: worker's UI sign-in: when the API login gets there first, the run has two sessions, as a serial run has.
+UI_LOCK = "lock-ui"
+TOKEN_LOCK = "lock-token"
+
+
 @contextmanager
-def locked(path: Path | None) -> Iterator[None]:
-    """Hold the run's lock (a blocking ``flock``: the holder's work is bounded by its own timeouts)."""
+def locked(path: Path | None, name: str) -> Iterator[None]:
+    """Hold the run's lock ``name`` (a blocking ``flock``: the holder's work is bounded by its own timeouts)."""
     if path is None:
         yield
         return
-    with open(path / "lock", "a+b") as fh:
+    with open(path / name, "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -92,7 +100,8 @@ def save_ui_token(path: Path | None, token: str) -> None:
     """The UI sign-in's token: the run's token when none was made yet, else kept only to be logged out."""
     if path is None:
         return
-    write_private(path / (TOKEN if read_token(path) is None else f"{TOKEN}-ui"), token)
+    with locked(path, TOKEN_LOCK):
+        write_private(path / (TOKEN if read_token(path) is None else f"{TOKEN}-ui"), token)
 
 
 def read_ui_token(path: Path | None) -> str | None:

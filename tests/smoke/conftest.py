@@ -304,7 +304,7 @@ def ui_login(browser: Browser, browser_context_args: dict[str, Any], environment
     register_password(smoke_credentials.password)
     shared = run_session.directory()
     state = (shared or _mtv_private_dir) / run_session.STORAGE_STATE
-    with run_session.locked(shared):
+    with run_session.locked(shared, run_session.UI_LOCK):
         seen = run_session.read_json(shared, run_session.UI_LOGIN)
         if seen is None:
             login = _sign_in_through_ui(browser, browser_context_args, environment, smoke_credentials, state,
@@ -395,6 +395,9 @@ def _mtv_warm_next(request: pytest.FixtureRequest, _mtv_warm_pages: WarmPages, e
     wanted = set(getattr(nxt, "fixturenames", ())) & {"signed_in_page", "own_session_page"}
     if nxt is None or not wanted or nxt.nodeid in _mtv_warm_pages:
         return
+    shared = run_session.directory()
+    if shared is not None and run_session.read_json(shared, run_session.UI_LOGIN) is None:
+        return  # the run's UI sign-in is still under way (another worker's): this test does not wait for it
     login: UiLogin = request.getfixturevalue("ui_login")
     if not login.signed_in or login.storage_state is None:
         return
@@ -456,6 +459,7 @@ def _own_session_state(api: ApiClient, creds: Credentials, state: Path,
     access, refresh = body.get("access_token"), body.get("refresh_token")
     if not (isinstance(access, str) and isinstance(refresh, str)):
         return None, ex
+    run_session.save_ui_token_extra(run_session.directory(), access)  # logged out at the end if the journey does not
     return state_with_session(state, private_dir / f"own-session-{secrets.token_hex(4)}.json", access, refresh), ex
 
 
