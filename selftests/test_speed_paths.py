@@ -19,6 +19,7 @@ import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,6 +128,47 @@ def test_prefetched_answer_is_taken_once_and_judged_by_its_check(sandbox: dict[s
         assert sent.count(url) == 2
         with pytest.raises(AssertionError, match="is down"):
             probe.get(down)  # the prefetch's verdict, raised in the check that asks
+
+
+def test_follow_ups_leave_when_the_sign_in_answers_and_are_sent_once(sandbox: dict[str, str]) -> None:
+    """``prefetch_post(then=)``: the GETs that need the sign-in's token go out when it answers; ``once``: a GET
+    already waiting is not sent again; a sign-in without a token sends nothing ahead."""
+    import threading
+
+    from mt_verify.probe import Probe
+
+    path, raw = cfg.load_raw("sandbox")
+    env = cfg.validate(cfg.expand(raw, {**os.environ, **sandbox}, "", path), path)
+    sent: list[str] = []
+    follow_up_sent = threading.Event()
+
+    class Counting(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(f"{request.method} {request.url.path}")
+            if request.url.path == "/api/seasons":
+                follow_up_sent.set()
+            return super().handle_request(request)
+
+    login = env.api.url + "/api/auth/login"
+    body = {"username": sandbox["MT_SMOKE_USERNAME"], "password": sandbox["MT_SMOKE_PASSWORD"]}
+    tokens: list[str] = []
+
+    def then(ex: Any) -> list[tuple[str, str | None, None]]:
+        tokens.append(ex.json()["access_token"])
+        return [(env.api.url + "/api/seasons", tokens[0], None)]
+
+    with Probe(env, transport=Counting()) as probe:
+        probe.prefetch_post(login, body, then=then)
+        answer = probe.request("POST", login, json_body=body, check_latency=False)
+        assert answer.status == 200 and sent.count("POST /api/auth/login") == 1  # the prefetched one, taken
+        assert follow_up_sent.wait(10), sent  # the follow-up went out by itself, nobody asked for it yet
+        probe.prefetch([(env.api.url + "/api/seasons", tokens[0], None)], once=True)  # already waiting: not again
+        rows = probe.get(env.api.url + "/api/seasons", token=tokens[0])
+        assert rows.status == 200 and sent.count("GET /api/seasons") == 1, sent
+        probe.prefetch_post(login, {"username": "nobody_here", "password": "wrong-password"}, then=then)
+        refused = probe.request("POST", login, json_body={"username": "nobody_here", "password": "wrong-password"},
+                             check_latency=False)
+        assert refused.status == 401 and sent.count("GET /api/seasons") == 1, sent  # no token: nothing ahead
 
 
 # -- one sign-in per run ---------------------------------------------------------------------------------------

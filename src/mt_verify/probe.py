@@ -248,8 +248,8 @@ class Probe:
                     return  # the check that takes the POST reports it
                 try:
                     self.prefetch(follow(done.result()), once=True)
-                except Exception:  # an answer without a token, a pool shut down at the end:
-                    pass  # nothing is sent ahead; the checks send their own requests and judge what they get
+                except (AssertionError, RuntimeError):  # an answer that is no JSON object (fail()), a pool shut
+                    pass  # down at the end: nothing is sent ahead; the checks send and judge their own requests
 
             future.add_done_callback(chain)
 
