@@ -1,5 +1,5 @@
 """environments/README.md is the schema's own table: regenerated, it must equal what is committed, and it must name
-every key (walked here from the pydantic models, independently of the generator) with a meaning."""
+every key (walked here from the schema's records, independently of the generator) with a meaning."""
 
 from __future__ import annotations
 
@@ -8,25 +8,24 @@ import sys
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel
-
 from mt_verify import config as cfg
 from mt_verify import config_reference as ref
+from mt_verify.schema import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+def _keys(model: type[Record], prefix: str = "") -> list[str]:
     out = []
-    for name, field in model.model_fields.items():
+    for name, field in model.fields().items():
         stack: list[Any] = [field.annotation]
-        subs: list[type[BaseModel]] = []
+        subs: list[type[Record]] = []
         listed = False
         while stack:
             a = stack.pop()
             if get_origin(a) is list:
                 listed = True
-            if isinstance(a, type) and issubclass(a, BaseModel):
+            if isinstance(a, type) and issubclass(a, Record):
                 subs.append(a)
             stack.extend(get_args(a))
         key = f"{prefix}{name}" + ("[]" if listed and subs else "")

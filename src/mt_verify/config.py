@@ -5,8 +5,8 @@
 1. YAML is parsed; a syntax error names the file and line.
 2. ``${VAR}`` and ``${VAR:-default}`` in string values are expanded from the process
    environment; an unset variable without a default names itself and the setting.
-3. The result is validated against :class:`Environment`; an unknown or missing field
-   names its dotted path.
+3. The result is validated against :class:`Environment` (:mod:`mt_verify.schema`); an unknown or
+   missing field names its dotted path.
 
 Every failure raises :class:`ConfigError` whose message is a single line.
 Secrets are never values in these files: settings that need one name the
@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from mt_verify.errors import ConfigError
+from mt_verify.schema import Field, Record, ValidationError, field_validator, model_validator
 
 __all__ = ["ConfigError"]  # re-exported: callers say cfg.ConfigError
 
@@ -37,8 +36,8 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+class _Model(Record):
+    """A section of an environment file: frozen, unknown keys refused (:mod:`mt_verify.schema`)."""
 
 
 Seconds = Annotated[float, Field(gt=0)]

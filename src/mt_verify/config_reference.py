@@ -18,10 +18,8 @@ import types
 import typing
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
-
 from mt_verify import config as cfg
+from mt_verify.schema import Record
 
 OUTPUT = cfg.ENVIRONMENTS_DIR / "README.md"
 COMMAND = "python -m mt_verify.config_reference --write"
@@ -107,7 +105,7 @@ schema, run that command and commit the result.
 """
 
 
-def _comments(model: type[BaseModel]) -> dict[str, str]:
+def _comments(model: type[Record]) -> dict[str, str]:
     """``field -> meaning`` from the class source: ``#:`` lines above a field, else its end-of-line comment."""
     try:
         lines = inspect.getsource(model).splitlines()
@@ -121,7 +119,7 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
             pending.append(stripped[2:].strip())
             continue
         m = _FIELD.match(line)
-        if m and m.group("name") in model.model_fields:
+        if m and m.group("name") in model.fields():
             text = " ".join(pending) or (m.group("tail") or "").strip()
             out[m.group("name")] = text
             out[f"{m.group('name')}__ann"] = m.group("ann").strip()
@@ -129,9 +127,9 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
     return out
 
 
-def _models(annotation: Any) -> list[type[BaseModel]]:
+def _models(annotation: Any) -> list[type[Record]]:
     args = get_args(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if isinstance(annotation, type) and issubclass(annotation, Record):
         return [annotation]
     return [m for a in args for m in _models(a)]
 
@@ -154,7 +152,7 @@ def _type(annotation: Any) -> str:
         return f"list of {_type(inner)}"
     if origin is dict:
         return f"map {_type(args[0])} → {_type(args[1])}"
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if isinstance(annotation, type) and issubclass(annotation, Record):
         return "section"
     return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(annotation, str(annotation))
 
@@ -163,9 +161,7 @@ def _default(field: Any) -> str:
     if field.is_required():
         return "**required**"
     value = field.default
-    if value is PydanticUndefined and field.default_factory is not None:
-        value = field.default_factory()
-    if isinstance(value, BaseModel):
+    if isinstance(value, Record):
         return "(section)"
     if value is None:
         return "null"
@@ -194,11 +190,11 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def rows(model: type[BaseModel] = cfg.Environment, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
+def rows(model: type[Record] = cfg.Environment, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
     """(key, type, default, unit, meaning) for every key below ``model``, depth first, in declaration order."""
     out: list[tuple[str, str, str, str, str]] = []
     notes = _comments(model)
-    for name, field in model.model_fields.items():
+    for name, field in model.fields().items():
         key = f"{prefix}{name}"
         annotation = field.annotation
         meaning = notes.get(name, "")
@@ -206,7 +202,7 @@ def rows(model: type[BaseModel] = cfg.Environment, prefix: str = "") -> list[tup
         is_list = get_origin(annotation) is list or any(get_origin(a) is list for a in get_args(annotation))
         if subs and not meaning:
             meaning = (inspect.getdoc(subs[0]) or "").split("\n\n")[0].replace("\n", " ")
-            if subs[0].__doc__ is None or subs[0].__doc__ == BaseModel.__doc__:
+            if subs[0].__doc__ is None or subs[0].__doc__ == cfg._Model.__doc__:
                 meaning = ""
         shown = f"{key}{'[]' if is_list and subs else ''}"
         meaning = meaning or FALLBACK.get(shown, "")

@@ -64,7 +64,7 @@ def load_settings(env: str, environ: Mapping[str, str] | None = None) -> Setting
                    cfg.expand(raw.get("maintenance") or [], environ, "maintenance", path)]
     except cfg.ConfigError:
         raise
-    except Exception as exc:  # pydantic's ValidationError: one line, as the loader's
+    except Exception as exc:  # mt_verify.schema.ValidationError: one line, as the loader's
         errors = getattr(exc, "errors", None)
         first = errors()[0] if callable(errors) else {"loc": (), "msg": str(exc)}
         where = ".".join(str(p) for p in first.get("loc", ()))
