@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -154,23 +155,61 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENV_KEY] = env
     if not _is_worker(config) and not config.option.collectonly:
         shared = run_session.create()  # before xdist starts its workers: they inherit the variable
-        config.add_cleanup(lambda: _end_run_session(env, shared))
+        config.stash[_SESSION_KEY] = _RunSession(env, shared)
+        config.add_cleanup(config.stash[_SESSION_KEY].end)
 
 
-def _end_run_session(env: cfg.Environment, shared: Path) -> None:
-    """The run's one session ends with the run: logged out (never failing the run), its folder removed."""
-    try:
-        tokens = run_session.all_tokens(shared)
-        if tokens:
-            from concurrent.futures import ThreadPoolExecutor
+class _RunSession:
+    """The run's one session ends with the run: logged out (never failing the run), its folder removed.
 
-            from mt_verify.api_session import log_out_api
+    The log-out starts when the tests are done (``pytest_sessionfinish``), so that its round trips overlap the
+    writing of the reports; the run's clean-up waits for it and removes the folder."""
 
-            with Probe(env) as p, ThreadPoolExecutor(min(len(tokens), 4)) as pool:  # together: ~40 ms each
-                api = ApiClient(p, env.api.url)
-                list(pool.map(lambda token: log_out_api(api, token, env.name), tokens))
-    finally:
-        run_session.remove(shared)
+    def __init__(self, env: cfg.Environment, shared: Path) -> None:
+        self.env, self.shared = env, shared
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start_log_out(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._log_out, name="mt-verify-log-out", daemon=True)
+            self._thread.start()
+
+    def _log_out(self) -> None:
+        try:
+            tokens = run_session.all_tokens(self.shared)
+            if tokens:
+                from concurrent.futures import ThreadPoolExecutor
+
+                from mt_verify.api_session import log_out_api
+
+                env = self.env
+                with Probe(env) as p, ThreadPoolExecutor(min(len(tokens), 4)) as pool:  # together: ~40 ms each
+                    api = ApiClient(p, env.api.url)
+                    list(pool.map(lambda token: log_out_api(api, token, env.name), tokens))
+        except BaseException as exc:  # raised again by end(), in the run's own thread
+            self._error = exc
+
+    def end(self) -> None:
+        try:
+            if self._thread is None:  # the run stopped before its tests ended
+                self._log_out()
+            else:
+                self._thread.join()
+            if self._error is not None:
+                raise self._error
+        finally:
+            run_session.remove(self.shared)
+
+
+_SESSION_KEY = pytest.StashKey[_RunSession]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    held = session.config.stash.get(_SESSION_KEY, None)
+    if held is not None:
+        held.start_log_out()
 
 
 @pytest.hookimpl(trylast=True)

@@ -49,7 +49,7 @@ REMEASURE_BACKOFF = (0.1, 0.3)
 #: Methods that may be sent again to re-measure (the others are judged on their one sample, as a warning).
 IDEMPOTENT = ("GET", "HEAD", "OPTIONS")
 #: At most this many prefetched requests in flight at once (one client, one connection pool).
-PREFETCH_CONCURRENCY = 6
+PREFETCH_CONCURRENCY = 8
 
 #: A request a tier sends ahead: (url, token, params); always a GET.
 Ahead = tuple[str, "str | None", "dict[str, Any] | None"]

@@ -12,6 +12,16 @@ from mt_verify.lookup import LOOKUPS, StandingsIds, standings_ids
 from mt_verify.probe import Ahead, ApiClient, Exchange, Probe
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The health checks that need the run's sign-in run after the others: their chain of round trips (sign-in,
+    look-ups, table) is under way while the checks that need nothing run, instead of each of those waiting."""
+    slots = [i for i, item in enumerate(items) if item.get_closest_marker("health") is not None]
+    health = [items[i] for i in slots]
+    ordered = sorted(health, key=lambda item: "api_token" in getattr(item, "fixturenames", ()))
+    for i, item in zip(slots, ordered, strict=True):
+        items[i] = item
+
+
 @pytest.fixture(scope="session", autouse=True)
 def target_reachable(probe: Probe) -> None:
     """A suite error when no configured host answers at all (the runner cannot look); a host that is down while
@@ -55,17 +65,18 @@ def _mtv_health_prefetch(probe: Probe, environment: Environment, target_reachabl
     on its own answer (:meth:`mt_verify.probe.Probe.prefetch`)."""
     tests = {getattr(item, "originalname", item.name) for item in request.session.items
              if item.get_closest_marker("health") is not None}
-    probe.prefetch(independent_requests(environment, tests))
     if "test_standings_add_up" in tests and run_session.read_token(run_session.directory()) is None:
-        # The run's API sign-in (api_token) goes out with the rest: the standings look-ups wait on it.
+        # The run's API sign-in (api_token) leaves first: it heads the tier's longest chain (sign-in, then the
+        # standings look-ups, then the table), and the look-ups go out the moment it answers.
         try:
             creds = smoke_credentials_from(environment)
         except SuiteError:
             creds = "missing"  # api_token itself reports it, in the check that needs it
-        if not isinstance(creds, str):  # the look-ups go out the moment the token arrives
+        if not isinstance(creds, str):
             probe.prefetch_post(environment.api.url + "/api/auth/login",
                                 {"username": creds.username, "password": creds.password},
                                 then=lambda ex: _lookups(environment.api.url, ex))
+    probe.prefetch(independent_requests(environment, tests))
 
 
 def _lookups(api: str, login: Exchange) -> list[Ahead]:
