@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mt_verify.browser.launch import choose_executable, launch_args
+from mt_verify.browser.launch import NODE_COMPILE_CACHE, choose_executable, launch_args, node_compile_cache
 from mt_verify.browser.pages import header_text
 from mt_verify.browser.recorder import redact_zip
 from mt_verify.browser.smoke_matches import FAR_FUTURE, SmokeIds, is_leftover
@@ -106,3 +106,24 @@ def test_options_module_does_not_import_playwright() -> None:
     code = ("import sys, mt_verify.browser.options, mt_verify.browser.launch; "
             "sys.exit(1 if any(m.startswith('playwright') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0
+
+
+def test_playwrights_driver_gets_a_compile_cache_under_the_users_cache(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    folder = node_compile_cache(env)
+    assert folder == tmp_path / "mt-verify" / "node-compile-cache" and folder.is_dir()
+    assert env[NODE_COMPILE_CACHE] == str(folder)
+
+
+def test_a_chosen_compile_cache_is_kept_and_an_empty_one_means_none(tmp_path: Path) -> None:
+    chosen = {NODE_COMPILE_CACHE: str(tmp_path / "mine"), "XDG_CACHE_HOME": str(tmp_path)}
+    assert node_compile_cache(chosen) == tmp_path / "mine" and not (tmp_path / "mt-verify").exists()
+    off = {NODE_COMPILE_CACHE: "", "XDG_CACHE_HOME": str(tmp_path)}
+    assert node_compile_cache(off) is None and off[NODE_COMPILE_CACHE] == ""
+
+
+def test_no_compile_cache_where_the_cache_folder_cannot_be_made(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    env = {"XDG_CACHE_HOME": str(blocker)}
+    assert node_compile_cache(env) is None and NODE_COMPILE_CACHE not in env

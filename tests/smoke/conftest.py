@@ -30,7 +30,7 @@ import pytest
 from mt_verify import run_session, rundir
 from mt_verify.browser.boundary import browser_failures
 from mt_verify.browser.console_policy import ConsolePolicy, Ledger, account
-from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_args, video_enabled
+from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_args, node_compile_cache, video_enabled
 from mt_verify.browser.recorder import Recorder, netloc
 from mt_verify.browser.session import (
     UiLogin,
@@ -153,6 +153,7 @@ def _mtv_private_dir() -> Iterator[Path]:
 def _mtv_playwright() -> Iterator[Playwright]:
     from playwright.sync_api import sync_playwright
 
+    node_compile_cache()  # the driver inherits the variable
     pw = sync_playwright().start()
     yield pw
     pw.stop()
