@@ -161,3 +161,65 @@ def test_unreachable_target_is_an_error_not_a_failure(tmp_path: Path) -> None:
 def test_repository_layout_keeps_reports_out_of_git() -> None:
     assert (ROOT / "reports" / ".keep").exists()
     assert "/reports/*" in (ROOT / ".gitignore").read_text()
+
+
+# -- the parse cache (config._parse): same bytes, same mapping; a refused file is refused every time -------------
+
+
+def _fresh_process_read(path: Path, cache: Path) -> tuple[str, bool]:
+    """read_yaml in a new interpreter with ``cache`` as XDG_CACHE_HOME: (the mapping as JSON, whether PyYAML was
+    imported)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from pathlib import Path; from mt_verify import config as cfg\n"
+            f"d = cfg.read_yaml(Path({str(path)!r})); print(json.dumps([d, 'yaml' in sys.modules], default=str))")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "XDG_CACHE_HOME": str(cache)},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    data, imported = json.loads(proc.stdout)
+    return json.dumps(data, sort_keys=True), imported
+
+
+def test_a_parsed_file_is_read_from_the_cache_without_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "env.yaml"
+    path.write_text("name: cached\nsite: {url: 'http://127.0.0.1:1'}\napi: {url: 'http://127.0.0.1:2'}\n")
+    first, parsed = _fresh_process_read(path, tmp_path / "cache")
+    second, reparsed = _fresh_process_read(path, tmp_path / "cache")
+    assert parsed and not reparsed, "the second read should come from the cache, without importing PyYAML"
+    assert first == second and '"name": "cached"' in first
+    path.write_text("name: changed\nsite: {url: 'http://127.0.0.1:1'}\napi: {url: 'http://127.0.0.1:2'}\n")
+    third, imported = _fresh_process_read(path, tmp_path / "cache")
+    assert imported and '"name": "changed"' in third, "new bytes are parsed again"
+
+
+def test_a_refused_file_is_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nsite: 1\nsite: 2\n")
+    for _ in range(2):
+        cfg._parsed.clear()
+        with pytest.raises(cfg.ConfigError, match=r"duplicate key 'site'"):
+            cfg.read_yaml(path)
+    assert not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_what_json_cannot_hold_is_parsed_every_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "env.yaml"
+    path.write_text("name: t\nwhen: 2026-12-24T22:00:00Z\nports: {443: https}\n")
+    for _ in range(2):
+        cfg._parsed.clear()
+        data = cfg.read_yaml(path)
+        assert isinstance(data["when"], datetime.datetime) and data["ports"] == {443: "https"}
+    assert not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_the_cache_looks_up_no_file_envfile_would_refuse_for_its_size() -> None:
+    from mt_verify import envfile
+
+    assert cfg.PARSE_CACHE_MAX == envfile.MAX_BYTES

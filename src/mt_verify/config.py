@@ -586,13 +586,15 @@ def resolve_path(env: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
 #: secret registry each read the same file at start-up; it is parsed once (PyYAML's pure-Python composer).
 _parsed: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
 
+#: Files up to this size are looked up in the parse cache (:mod:`mt_verify.envfile` refuses bigger ones).
+PARSE_CACHE_MAX = 1024 * 1024
+_ENVFILE_SOURCE = Path(__file__).with_name("envfile.py")
+
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """The file's top-level mapping (size, encoding, nesting, aliases and duplicate keys checked:
     :mod:`mt_verify.envfile`). Each caller gets its own copy."""
     import copy
-
-    from mt_verify.envfile import EnvFileError, read_mapping
 
     try:
         st = path.stat()
@@ -602,13 +604,69 @@ def read_yaml(path: Path) -> dict[str, Any]:
     cached = _parsed.get(key)
     if stamp and cached and cached[0] == stamp:
         return copy.deepcopy(cached[1])
+    data = _parse(path)
+    if stamp:
+        _parsed[key] = (stamp, copy.deepcopy(data))
+    return data
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    """Parse and check the file, or take what a run before parsed from the same bytes.
+
+    Parsing costs ~30 ms (importing PyYAML and its pure-Python composer) in every process of every run, for a
+    file that rarely changes. A file that parsed and passed every check of :mod:`mt_verify.envfile` is kept as
+    JSON in the user's cache (:mod:`mt_verify.usercache`), named by the SHA-256 of its bytes and of the checker's
+    own source: the same bytes give the same mapping, and a file that was refused is never kept (it is refused
+    again, with its message, every time). A document JSON cannot hold exactly (a YAML timestamp, a number as a
+    key) is simply parsed every time."""
+    import hashlib
+    import json
+
+    from mt_verify.usercache import folder
+
+    entry: Path | None = None
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(PARSE_CACHE_MAX + 1)
+        cache = folder("environments") if len(raw) <= PARSE_CACHE_MAX else None
+        if cache is not None:
+            digest = hashlib.sha256(b"mt-verify environment file 1\0" + _ENVFILE_SOURCE.read_bytes() + b"\0" + raw)
+            entry = cache / f"{digest.hexdigest()}.json"
+            kept = json.loads(entry.read_text(encoding="utf-8"))
+            if isinstance(kept, dict):
+                return kept
+    except (OSError, ValueError):
+        pass  # not kept yet (or unreadable): parse it
+    from mt_verify.envfile import EnvFileError, read_mapping
+
     try:
         data = read_mapping(path)
     except EnvFileError as exc:
         raise ConfigError(str(exc)) from None
-    if stamp:
-        _parsed[key] = (stamp, copy.deepcopy(data))
+    if entry is not None:
+        _keep(entry, data)
     return data
+
+
+def _keep(entry: Path, data: dict[str, Any]) -> None:
+    import json
+
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        if json.loads(text) != data:
+            return  # JSON would change it (a number as a key): not kept
+        tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, entry)
+        kept = sorted(entry.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)
+        for old in kept[:-KEEP_PARSED]:
+            old.unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError):
+        pass  # a timestamp, or a cache that cannot be written: parsed every time
+
+
+#: Parsed files kept in the cache (the most recent); selftests write many short-lived environment files.
+KEEP_PARSED = 64
 
 
 def expand(value: Any, env: Mapping[str, str], path: str, file: Path) -> Any:

@@ -112,13 +112,9 @@ def node_compile_cache(environ: MutableMapping[str, str] | None = None) -> Path 
     env = os.environ if environ is None else environ
     if NODE_COMPILE_CACHE in env:
         return Path(env[NODE_COMPILE_CACHE]) if env[NODE_COMPILE_CACHE] else None
-    base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = base / "mt-verify" / "node-compile-cache"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    if not os.access(folder, os.W_OK):
-        return None
-    env[NODE_COMPILE_CACHE] = str(folder)
-    return folder
+    from mt_verify.usercache import folder
+
+    path = folder("node-compile-cache", env)
+    if path is not None:
+        env[NODE_COMPILE_CACHE] = str(path)
+    return path
