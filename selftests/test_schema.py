@@ -137,3 +137,4 @@ def test_records_are_frozen_copied_and_dumped() -> None:
     assert moved.model_dump() == {"start": 1, "end": 9, "hosts": []}
     assert Window.model_validate({"start": 1, "end": 2}) == w
     assert w.hosts is not Window.model_validate({"start": 1, "end": 2}).hosts  # a default list is not shared
+    assert len({w, Window.model_validate({"start": 1, "end": 2}), moved}) == 2  # frozen: usable in sets

@@ -184,7 +184,14 @@ class Record:
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self.model_dump() == other.model_dump()
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        def frozen(value: Any) -> Any:
+            if isinstance(value, list | tuple):
+                return tuple(frozen(v) for v in value)
+            if isinstance(value, dict):
+                return tuple(sorted((k, frozen(v)) for k, v in value.items()))
+            return value
+        return hash((type(self).__name__, frozen(self.model_dump())))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.model_fields) + ")"
