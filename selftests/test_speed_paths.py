@@ -91,7 +91,8 @@ def test_tier_selectable_by_marker_expression(tier: str, expr: str, selectable: 
     assert tier_selectable(tier, expr) is selectable
 
 
-def test_health_tier_imports_neither_playwright_kubernetes_nor_pydantic(sandbox: dict[str, str], tmp_path: Path) -> None:
+def test_health_tier_imports_neither_playwright_kubernetes_nor_pydantic(sandbox: dict[str, str],
+                                                                         tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MT_SANDBOX_", "PYTEST_"))}
     env.update(sandbox, MT_REPORTS_DIR=str(tmp_path / "reports"))
     # --capture=no: pytest's own capture would swallow what -X importtime writes while it collects.
