@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -171,6 +172,55 @@ def test_follow_ups_leave_when_the_sign_in_answers_and_are_sent_once(sandbox: di
         refused = probe.request("POST", login, json_body={"username": "nobody_here", "password": "wrong-password"},
                              check_latency=False)
         assert refused.status == 401 and sent.count("GET /api/seasons") == 1, sent  # no token: nothing ahead
+
+
+
+def test_a_follow_up_of_several_leaves_when_the_last_answers_and_not_when_one_failed(sandbox: dict[str, str]) -> None:
+    """``prefetch(then=)``: the GET that needs several answers (the table after the standings look-ups) goes out
+    by itself once all of them have answered, with them in the order asked; when one of them could not be sent,
+    nothing goes out ahead (the check that takes it reports it)."""
+    import threading
+
+    from mt_verify.probe import Probe
+
+    path, raw = cfg.load_raw("sandbox")
+    env = cfg.validate(cfg.expand(raw, {**os.environ, **sandbox}, "", path), path)
+    sent: list[str] = []
+    table_sent = threading.Event()
+
+    class Counting(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(f"{request.method} {request.url.path}")
+            if request.url.path == "/api/table":
+                table_sent.set()
+            return super().handle_request(request)
+
+    api = env.api.url
+    seen: list[list[str]] = []
+
+    def then(answers: list[Any]) -> list[tuple[str, str | None, None]]:
+        seen.append([a.url for a in answers])
+        return [(api + "/api/table", None, None)]
+
+    with Probe(env, transport=Counting()) as probe:
+        probe.prefetch([(api + "/health", None, None), (api + "/api/version", None, None)], then=then)
+        assert table_sent.wait(10), sent
+        assert seen == [[api + "/health", api + "/api/version"]]
+        assert sent.index("GET /api/table") > max(sent.index("GET /health"), sent.index("GET /api/version"))
+        assert probe.get(api + "/api/table", check_latency=False).status == 401  # taken: not sent again
+        assert sent.count("GET /api/table") == 1
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/api/version"  # bound, not listening: refused
+        try:
+            probe.prefetch([(api + "/health", None, None), (dead, None, None)], then=then)
+            with pytest.raises(AssertionError):  # the refused one, in the check that takes it
+                probe.get(dead, check_latency=False)
+        finally:
+            closed.close()
+        assert probe.get(api + "/health", check_latency=False).status == 200
+    # Closed: the pool has finished, and with it every callback (run by the thread that answered last).
+    assert len(seen) == 1 and sent.count("GET /api/table") == 1, sent  # one failed: nothing ahead
 
 
 # -- one sign-in per run ---------------------------------------------------------------------------------------

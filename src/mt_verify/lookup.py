@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,21 +48,24 @@ LOOKUPS = ("/api/seasons", "/api/age-groups", "/api/leagues", "/api/divisions")
 
 
 def standings_ids(api: ApiClient, token: str, spec: Standings, env: str) -> StandingsIds:
-    seasons = get_list(api, "/api/seasons", token, env)
+    return ids_from({path: get_list(api, path, token, env) for path in LOOKUPS}, spec, env, api.url)
+
+
+def ids_from(lists: dict[str, list[Any]], spec: Standings, env: str, url: Callable[[str], str]) -> StandingsIds:
+    """The standings filter's ids from the look-ups' rows (``LOOKUPS`` path -> rows); a name that is not there
+    fails the check (``url(path)`` names the look-up)."""
+    seasons = lists["/api/seasons"]
     if spec.season:
-        season = by_name(seasons, spec.season, "a season", env, api.url("/api/seasons"))
+        season = by_name(seasons, spec.season, "a season", env, url("/api/seasons"))
     else:
         current = [s for s in seasons if isinstance(s, dict) and s.get("is_current")]
         if len(current) != 1:
-            fail(env, api.url("/api/seasons"), "exactly one is_current season", f"{len(current)}")
+            fail(env, url("/api/seasons"), "exactly one is_current season", f"{len(current)}")
         season = current[0]
-    age = by_name(get_list(api, "/api/age-groups", token, env), spec.age_group, "an age group", env,
-                  api.url("/api/age-groups"))
-    league = by_name(get_list(api, "/api/leagues", token, env), spec.league, "a league", env, api.url("/api/leagues"))
+    age = by_name(lists["/api/age-groups"], spec.age_group, "an age group", env, url("/api/age-groups"))
+    league = by_name(lists["/api/leagues"], spec.league, "a league", env, url("/api/leagues"))
     # Every division, filtered here by the league's id (each row carries its league_id, contract §1.6), so this
     # read does not wait on the leagues' answer: the four look-ups go out together (LOOKUPS).
-    divisions = [r for r in get_list(api, "/api/divisions", token, env)
-                 if isinstance(r, dict) and r.get("league_id") == league["id"]]
-    division = by_name(divisions, spec.division, f"a division of league {spec.league!r}", env,
-                       api.url("/api/divisions"))
+    divisions = [r for r in lists["/api/divisions"] if isinstance(r, dict) and r.get("league_id") == league["id"]]
+    division = by_name(divisions, spec.division, f"a division of league {spec.league!r}", env, url("/api/divisions"))
     return StandingsIds(season["id"], age["id"], division["id"], league["id"])

@@ -211,7 +211,8 @@ class Probe:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
 
-    def prefetch(self, requests: Iterable[Ahead], *, once: bool = False) -> None:
+    def prefetch(self, requests: Iterable[Ahead], *, once: bool = False,
+                 then: Callable[[list[Exchange]], Iterable[Ahead]] | None = None) -> None:
         """Send independent GETs now, at most :data:`PREFETCH_CONCURRENCY` at a time, and return at once.
 
         Each answer waits for the check that asks for it: the first :meth:`request` with the same method, URL,
@@ -219,16 +220,43 @@ class Probe:
         check's evidence is its own exchanges) and judges it exactly as a live answer: its latency against the
         budget, re-measured live when over; a connection that failed raises the same verdict, in that check. So
         every check still asserts its own answer with its own message, and fails under exactly its fault; only
-        the waiting overlaps. ``once``: a GET already waiting to be taken is not sent again."""
+        the waiting overlaps. ``once``: a GET already waiting to be taken is not sent again. ``then(answers)``:
+        the GETs that needed all of these answers (in the order asked), prefetched the moment the last arrives;
+        nothing when one failed."""
         pool = self._started_pool()
+        batch: list[Future[Exchange]] = []
         for url, token, params in requests:
             key = _key("GET", url, token, params)
             with self._ahead_lock:
                 if once and self._ahead.get(key):
+                    batch.append(self._ahead[key][0])
                     continue
                 future = pool.submit(self._send, "GET", url, token=token, params=params, json_body=None,
                                      headers=None)
                 self._ahead.setdefault(key, []).append(future)
+            batch.append(future)
+        if then is not None and batch:
+            self._follow(batch, then)
+
+    def _follow(self, batch: list[Future[Exchange]], then: Callable[[list[Exchange]], Iterable[Ahead]]) -> None:
+        """Prefetch ``then(answers)`` once every future of ``batch`` is done (from the thread of the last)."""
+        left = [len(batch)]
+        lock = threading.Lock()
+
+        def one_done(_: Future[Exchange]) -> None:
+            with lock:
+                left[0] -= 1
+                if left[0]:
+                    return
+            if any(f.cancelled() or f.exception() is not None for f in batch):
+                return  # the checks that take them report it
+            try:
+                self.prefetch(then([f.result() for f in batch]), once=True)
+            except (AssertionError, RuntimeError):  # an answer the follow-up cannot use (fail()), a pool shut
+                pass  # down at the end: nothing is sent ahead; the checks send and judge their own requests
+
+        for future in batch:
+            future.add_done_callback(one_done)
 
     def prefetch_post(self, url: str, json_body: Any,
                       then: Callable[[Exchange], Iterable[Ahead]] | None = None) -> None:
@@ -242,16 +270,7 @@ class Probe:
             self._ahead.setdefault(_key("POST", url, None, None, json_body), []).append(future)
         if then is not None:
             follow = then
-
-            def chain(done: Future[Exchange]) -> None:
-                if done.cancelled() or done.exception() is not None:
-                    return  # the check that takes the POST reports it
-                try:
-                    self.prefetch(follow(done.result()), once=True)
-                except (AssertionError, RuntimeError):  # an answer that is no JSON object (fail()), a pool shut
-                    pass  # down at the end: nothing is sent ahead; the checks send and judge their own requests
-
-            future.add_done_callback(chain)
+            self._follow([future], lambda answers: follow(answers[0]))
 
     def _started_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:

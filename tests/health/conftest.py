@@ -8,7 +8,7 @@ from mt_verify import run_session
 from mt_verify.config import Environment
 from mt_verify.credentials import smoke_credentials_from
 from mt_verify.errors import SuiteError
-from mt_verify.lookup import LOOKUPS, StandingsIds, standings_ids
+from mt_verify.lookup import LOOKUPS, StandingsIds, ids_from, standings_ids
 from mt_verify.probe import Ahead, ApiClient, Exchange, Probe
 
 
@@ -75,14 +75,34 @@ def _mtv_health_prefetch(probe: Probe, environment: Environment, target_reachabl
         if not isinstance(creds, str):
             probe.prefetch_post(environment.api.url + "/api/auth/login",
                                 {"username": creds.username, "password": creds.password},
-                                then=lambda ex: _lookups(environment.api.url, ex))
+                                then=lambda ex: _lookups(probe, environment, ex))
     probe.prefetch(independent_requests(environment, tests))
 
 
-def _lookups(api: str, login: Exchange) -> list[Ahead]:
-    """The standings look-ups with the token of the sign-in ``login`` (none if it has no token)."""
+def _lookups(probe: Probe, environment: Environment, login: Exchange) -> list[Ahead]:
+    """With the token of the sign-in ``login`` (none if it has no token): the standings look-ups, and once they
+    have all answered, the table they name (the last link of the chain)."""
     token = login.json_object().get("access_token") if login.status == 200 else None
-    return [(api + path, token, None) for path in LOOKUPS] if isinstance(token, str) and token else []
+    if not isinstance(token, str) or not token:
+        return []
+    api = environment.api.url
+    probe.prefetch([(api + path, token, None) for path in LOOKUPS], once=True,
+                   then=lambda answers: _table(environment, token, answers))
+    return []
+
+
+def _table(environment: Environment, token: str, answers: list[Exchange]) -> list[Ahead]:
+    """``GET /api/table`` for the filter the look-ups' answers name; nothing when one of them is not a list of
+    rows (the checks that take them say why), and a name that is missing fails there too (``fail()``)."""
+    lists = {}
+    for path, ex in zip(LOOKUPS, answers, strict=True):
+        rows = ex.json() if ex.status == 200 else None
+        if not isinstance(rows, list):
+            return []
+        lists[path] = rows
+    api = environment.api.url
+    ids = ids_from(lists, environment.standings, environment.name, lambda path: api + path)
+    return [(api + "/api/table", token, ids.params())]
 
 
 @pytest.fixture(scope="session")
