@@ -79,3 +79,28 @@ def test_young_leftover_is_named_in_the_summary_with_when_it_goes(sandbox: dict[
                                                   "password": sandbox["MT_SMOKE_PASSWORD"]}).json()
         got = api.get(f"/api/matches/{match_id}", headers={"Authorization": f"Bearer {login['access_token']}"})
     assert got.status_code == 200
+
+
+@pytest.mark.parametrize(("status", "body", "want"), [
+    (200, {"access_token": "aaa.bbb.ccc", "refresh_token": "r-123"}, ("aaa.bbb.ccc", "r-123")),
+    (200, {"access_token": "aaa.bbb.ccc"}, ("aaa.bbb.ccc", None)),
+    (200, {"access_token": "", "refresh_token": 7}, (None, None)),
+    (401, {"detail": "Invalid credentials"}, (None, None)),
+])
+def test_session_tokens_are_read_out_of_a_sign_in_only_when_they_are_there(status: int, body: object,
+                                                                           want: tuple[str | None, str | None]) -> None:
+    from mt_verify.api_session import session_tokens
+    from mt_verify.probe import Exchange
+
+    ex = Exchange("sandbox", "POST", "http://127.0.0.1:1/api/auth/login", status, httpx.Headers(),
+                  json.dumps(body).encode(), 0.07)
+    assert session_tokens(ex) == want
+
+
+def test_a_sign_in_that_answers_no_json_object_fails_the_check() -> None:
+    from mt_verify.api_session import session_tokens
+    from mt_verify.probe import Exchange
+
+    ex = Exchange("sandbox", "POST", "http://127.0.0.1:1/api/auth/login", 200, httpx.Headers(), b"[1, 2]", 0.07)
+    with pytest.raises(AssertionError, match="a JSON object"):
+        session_tokens(ex)

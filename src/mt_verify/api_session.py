@@ -1,10 +1,22 @@
-"""The health tier's API session: ended when the run ends (issue 11.7), so a run leaves no live session behind."""
+"""The API sessions a run makes: their tokens read out of a sign-in's answer, and each ended when the run ends
+(issue 11.7), so a run leaves no live session behind."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+
+
+def session_tokens(login: Any) -> tuple[str | None, str | None]:
+    """``(access_token, refresh_token)`` of a ``POST /api/auth/login`` exchange; each None unless the API answered
+    200 with a non-empty string for it. A 200 whose body is no JSON object fails the check (``json_object``)."""
+    if login.status != 200:
+        return None, None
+    body = login.json_object()
+    access, refresh = body.get("access_token"), body.get("refresh_token")
+    return (access if isinstance(access, str) and access else None,
+            refresh if isinstance(refresh, str) and refresh else None)
 
 
 def log_out_api(api: Any, token: str, env: str) -> bool:

@@ -27,6 +27,7 @@ import pytest
 
 from mt_verify import config as cfg
 from mt_verify import launcher, run_session
+from mt_verify.api_session import session_tokens
 from mt_verify.credentials import Credentials, smoke_credentials_from
 from mt_verify.errors import CheckFailed, SuiteError, verdict_of
 from mt_verify.notes import drain as drain_notes
@@ -388,8 +389,8 @@ def _api_login(api: ApiClient, smoke_credentials: Credentials, env_name: str) ->
              f"HTTP {ex.status} {ex.text[:120]!r}",
              next_step="check the smoke user exists and its password in the CI secret; a 401 'Invalid credentials' "
                        "can also mean Supabase Auth is down")
-    token = ex.json_object().get("access_token")
-    if not isinstance(token, str) or not token:
+    token, _ = session_tokens(ex)
+    if token is None:
         fail(env_name, f"POST {ex.url}", "an access_token", "none")
     return token
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mt_verify import run_session
+from mt_verify.api_session import session_tokens
 from mt_verify.config import Environment
 from mt_verify.credentials import smoke_credentials_from
 from mt_verify.errors import SuiteError
@@ -82,8 +83,8 @@ def _mtv_health_prefetch(probe: Probe, environment: Environment, target_reachabl
 def _lookups(probe: Probe, environment: Environment, login: Exchange) -> list[Ahead]:
     """With the token of the sign-in ``login`` (none if it has no token): the standings look-ups, and once they
     have all answered, the table they name (the last link of the chain)."""
-    token = login.json_object().get("access_token") if login.status == 200 else None
-    if not isinstance(token, str) or not token:
+    token, _ = session_tokens(login)
+    if token is None:
         return []
     api = environment.api.url
     probe.prefetch([(api + path, token, None) for path in LOOKUPS], once=True,

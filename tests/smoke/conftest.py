@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from mt_verify import run_session, rundir
+from mt_verify.api_session import session_tokens
 from mt_verify.browser.boundary import browser_failures
 from mt_verify.browser.console_policy import ConsolePolicy, Ledger, account
 from mt_verify.browser.launch import BrowserChoice, choose_executable, launch_args, node_compile_cache, video_enabled
@@ -456,9 +457,8 @@ def _own_session_state(api: ApiClient, creds: Credentials, state: Path,
                        private_dir: Path) -> tuple[Path | None, Exchange]:
     """A storage state for a session of the smoke user's own (``POST /api/auth/login``), and that exchange."""
     ex = api.post("/api/auth/login", {"username": creds.username, "password": creds.password}, check_latency=False)
-    body = ex.json_object() if ex.status == 200 else {}
-    access, refresh = body.get("access_token"), body.get("refresh_token")
-    if not (isinstance(access, str) and isinstance(refresh, str)):
+    access, refresh = session_tokens(ex)
+    if access is None or refresh is None:
         return None, ex
     run_session.save_ui_token_extra(run_session.directory(), access)  # logged out at the end if the journey does not
     return state_with_session(state, private_dir / f"own-session-{secrets.token_hex(4)}.json", access, refresh), ex

@@ -8,6 +8,7 @@ import statistics
 import pytest
 from playwright.sync_api import Page, expect
 
+from mt_verify.api_session import session_tokens
 from mt_verify.browser import selectors as sel
 from mt_verify.browser.checks import text_or_none, ui_check
 from mt_verify.browser.pages import AppShell, LoginModal
@@ -44,8 +45,8 @@ def sign_in_samples(first: float, api: ApiClient, creds: Credentials, budget: fl
             break
         login = api.post("/api/auth/login", {"username": creds.username, "password": creds.password},
                          check_latency=False)
-        token = login.json_object().get("access_token") if login.status == 200 else None
-        if not isinstance(token, str):
+        token, _ = session_tokens(login)
+        if token is None:
             break
         me = api.get("/api/auth/me", token=token, check_latency=False)
         samples.append(login.elapsed + me.elapsed)
