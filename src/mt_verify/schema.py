@@ -67,13 +67,13 @@ class ValidationError(ValueError):
 class FieldInfo:
     """A field's default and constraints; ``Field(...)`` as a default, or inside ``Annotated[...]``."""
 
-    __slots__ = ("annotation", "default", "default_factory", "ge", "gt", "le", "max_length", "min_length", "pattern")
+    __slots__ = ("annotation", "default", "ge", "gt", "le", "max_length", "min_length", "pattern")
 
     def __init__(self, default: Any = REQUIRED, *, gt: float | None = None, ge: float | None = None,
                  le: float | None = None, min_length: int | None = None, max_length: int | None = None,
                  pattern: str | None = None) -> None:
         self.annotation: Any = None
-        self.default, self.default_factory = default, None
+        self.default = default
         self.gt, self.ge, self.le = gt, ge, le
         self.min_length, self.max_length, self.pattern = min_length, max_length, pattern
 
@@ -110,8 +110,10 @@ def model_validator(*, mode: Literal["after"]) -> Callable[[Any], Any]:
 
 
 class _Invalid(Exception):
-    def __init__(self, kind: str, msg: str, loc: tuple[Any, ...] = ()) -> None:
-        self.kind, self.msg, self.loc = kind, msg, loc
+    """A scalar that is not of its type (or out of its bounds): one error at the value's own location."""
+
+    def __init__(self, kind: str, msg: str) -> None:
+        self.kind, self.msg = kind, msg
 
 
 _TRUE = {"1", "on", "t", "true", "y", "yes"}
@@ -233,11 +235,7 @@ class Record:
                 if info.is_required():
                     errors.append({"loc": (*loc, name), "type": "missing", "msg": "Field required"})
                 continue
-            try:
-                value = _check(info.annotation, data[name], info, (*loc, name), errors)
-            except _Invalid as bad:
-                errors.append({"loc": (*loc, name, *bad.loc), "type": bad.kind, "msg": bad.msg})
-                continue
+            value = _value(info.annotation, data[name], info, (*loc, name), errors)
             if value is _FAILED:
                 continue
             for validator in cls._mtv_validators.get(name, ()):
@@ -265,14 +263,25 @@ class Record:
         return record
 
 
-#: Returned by :func:`_check` for a value whose errors are already in the list (nested records, lists).
+#: Returned for a value whose errors are already in the list.
 _FAILED: Any = object()
+
+
+def _value(annotation: Any, value: Any, info: FieldInfo | None, loc: tuple[Any, ...],
+           errors: list[dict[str, Any]]) -> Any:
+    """``value`` as ``annotation``, or ``_FAILED`` with every error below ``loc`` appended to ``errors``."""
+    try:
+        return _check(annotation, value, info, loc, errors)
+    except _Invalid as bad:
+        errors.append({"loc": loc, "type": bad.kind, "msg": bad.msg})
+        return _FAILED
 
 
 def _check(annotation: Any, value: Any, info: FieldInfo | None, loc: tuple[Any, ...],
            errors: list[dict[str, Any]]) -> Any:
     """``value`` as ``annotation`` (coerced as pydantic's lax mode does); raises :class:`_Invalid` for a scalar,
-    appends to ``errors`` (and returns ``_FAILED``) for what is inside a record, list or mapping."""
+    appends to ``errors`` (and returns ``_FAILED``) for what is inside a record, list or mapping (:func:`_value`
+    turns the first into the second)."""
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is typing.Annotated:
         for meta in args[1:]:
@@ -293,17 +302,8 @@ def _check(annotation: Any, value: Any, info: FieldInfo | None, loc: tuple[Any, 
     if origin is list:
         if not isinstance(value, list | tuple):
             raise _Invalid("list_type", "Input should be a valid list")
-        items, failed = [], False
-        for i, item in enumerate(value):
-            try:
-                got = _check(args[0], item, None, (*loc, i), errors)
-            except _Invalid as bad:
-                errors.append({"loc": (*loc, i, *bad.loc), "type": bad.kind, "msg": bad.msg})
-                failed = True
-                continue
-            failed = failed or got is _FAILED
-            items.append(got)
-        return _FAILED if failed else items
+        items = [_value(args[0], item, None, (*loc, i), errors) for i, item in enumerate(value)]
+        return _FAILED if any(got is _FAILED for got in items) else items
     if origin is dict:
         if not isinstance(value, dict):
             raise _Invalid("dict_type", "Input should be a valid dictionary")
@@ -314,14 +314,8 @@ def _check(annotation: Any, value: Any, info: FieldInfo | None, loc: tuple[Any, 
                                "msg": "Input should be a valid string"})
                 failed = True
                 continue
-            try:
-                got = _check(args[1], item, None, (*loc, key), errors)
-            except _Invalid as bad:
-                errors.append({"loc": (*loc, key, *bad.loc), "type": bad.kind, "msg": bad.msg})
-                failed = True
-                continue
-            failed = failed or got is _FAILED
-            out[key] = got
+            out[key] = _value(args[1], item, None, (*loc, key), errors)
+            failed = failed or out[key] is _FAILED
         return _FAILED if failed else out
     if isinstance(annotation, type) and issubclass(annotation, Record):
         before = len(errors)
@@ -339,12 +333,10 @@ def _check(annotation: Any, value: Any, info: FieldInfo | None, loc: tuple[Any, 
 
 
 def _string(value: Any, info: FieldInfo | None) -> str:
-    if isinstance(value, bytes | bytearray):
-        try:
-            value = bytes(value).decode()
-        except UnicodeDecodeError:
-            raise _Invalid("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode "
-                           "string") from None
+    value = _text(value)
+    if isinstance(value, bytes | bytearray):  # not UTF-8
+        raise _Invalid("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode "
+                       "string")
     if not isinstance(value, str):
         raise _Invalid("string_type", "Input should be a valid string")
     if info is not None:
@@ -360,7 +352,7 @@ def _string(value: Any, info: FieldInfo | None) -> str:
 
 
 def _text(value: Any) -> Any:
-    """Raw bytes are parsed as their text (as pydantic does for numbers and booleans)."""
+    """Raw bytes are parsed as their text (as pydantic does); bytes that are not UTF-8 are returned as they are."""
     if isinstance(value, bytes | bytearray):
         try:
             return bytes(value).decode()
