@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,21 +110,40 @@ def test_health_tier_imports_neither_playwright_kubernetes_nor_pydantic(sandbox:
 
 # -- the prefetched answers ------------------------------------------------------------------------------------
 
+
+def _sandbox_env(sandbox: dict[str, str]) -> cfg.Environment:
+    path, raw = cfg.load_raw("sandbox")
+    return cfg.validate(cfg.expand(raw, {**os.environ, **sandbox}, "", path), path)
+
+
+class _Recording(httpx.HTTPTransport):
+    """Sends as httpx does and records each request: ``sent`` as "METHOD /path", ``urls`` whole; ``asked`` is set
+    once a request for ``watch`` (a path) has been sent."""
+
+    def __init__(self, watch: str | None = None) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+        self.urls: list[str] = []
+        self.watch, self.asked = watch, threading.Event()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(f"{request.method} {request.url.path}")
+        self.urls.append(str(request.url))
+        if request.url.path == self.watch:
+            self.asked.set()
+        return super().handle_request(request)
+
+
 def test_prefetched_answer_is_taken_once_and_judged_by_its_check(sandbox: dict[str, str]) -> None:
     from mt_verify.probe import Probe
 
-    path, raw = cfg.load_raw("sandbox")
-    env = cfg.validate(cfg.expand(raw, {**os.environ, **sandbox}, "", path), path)
-    sent: list[str] = []
-
-    class Counting(httpx.HTTPTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            sent.append(str(request.url))
-            return super().handle_request(request)
+    env = _sandbox_env(sandbox)
+    transport = _Recording()
+    sent = transport.urls
 
     url = env.api.url + "/api/version"
     down = "http://127.0.0.1:9/health"  # nothing listens there while the API answers: "down", a failure
-    with Probe(env, transport=Counting()) as probe:
+    with Probe(env, transport=transport) as probe:
         probe.prefetch([(url, None, None), (down, None, None)])
         first = probe.get(url)
         assert len(probe.history) == 1 and probe.history[0] is first  # recorded when its check takes it
@@ -136,21 +156,11 @@ def test_prefetched_answer_is_taken_once_and_judged_by_its_check(sandbox: dict[s
 def test_follow_ups_leave_when_the_sign_in_answers_and_are_sent_once(sandbox: dict[str, str]) -> None:
     """``prefetch_post(then=)``: the GETs that need the sign-in's token go out when it answers; ``once``: a GET
     already waiting is not sent again; a sign-in without a token sends nothing ahead."""
-    import threading
-
     from mt_verify.probe import Probe
 
-    path, raw = cfg.load_raw("sandbox")
-    env = cfg.validate(cfg.expand(raw, {**os.environ, **sandbox}, "", path), path)
-    sent: list[str] = []
-    follow_up_sent = threading.Event()
-
-    class Counting(httpx.HTTPTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            sent.append(f"{request.method} {request.url.path}")
-            if request.url.path == "/api/seasons":
-                follow_up_sent.set()
-            return super().handle_request(request)
+    env = _sandbox_env(sandbox)
+    transport = _Recording(watch="/api/seasons")
+    sent, follow_up_sent = transport.sent, transport.asked
 
     login = env.api.url + "/api/auth/login"
     body = {"username": sandbox["MT_SMOKE_USERNAME"], "password": sandbox["MT_SMOKE_PASSWORD"]}
@@ -160,7 +170,7 @@ def test_follow_ups_leave_when_the_sign_in_answers_and_are_sent_once(sandbox: di
         tokens.append(ex.json()["access_token"])
         return [(env.api.url + "/api/seasons", tokens[0], None)]
 
-    with Probe(env, transport=Counting()) as probe:
+    with Probe(env, transport=transport) as probe:
         probe.prefetch_post(login, body, then=then)
         answer = probe.request("POST", login, json_body=body, check_latency=False)
         assert answer.status == 200 and sent.count("POST /api/auth/login") == 1  # the prefetched one, taken
@@ -174,26 +184,15 @@ def test_follow_ups_leave_when_the_sign_in_answers_and_are_sent_once(sandbox: di
         assert refused.status == 401 and sent.count("GET /api/seasons") == 1, sent  # no token: nothing ahead
 
 
-
 def test_a_follow_up_of_several_leaves_when_the_last_answers_and_not_when_one_failed(sandbox: dict[str, str]) -> None:
     """``prefetch(then=)``: the GET that needs several answers (the table after the standings look-ups) goes out
     by itself once all of them have answered, with them in the order asked; when one of them could not be sent,
     nothing goes out ahead (the check that takes it reports it)."""
-    import threading
-
     from mt_verify.probe import Probe
 
-    path, raw = cfg.load_raw("sandbox")
-    env = cfg.validate(cfg.expand(raw, {**os.environ, **sandbox}, "", path), path)
-    sent: list[str] = []
-    table_sent = threading.Event()
-
-    class Counting(httpx.HTTPTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            sent.append(f"{request.method} {request.url.path}")
-            if request.url.path == "/api/table":
-                table_sent.set()
-            return super().handle_request(request)
+    env = _sandbox_env(sandbox)
+    transport = _Recording(watch="/api/table")
+    sent, table_sent = transport.sent, transport.asked
 
     api = env.api.url
     seen: list[list[str]] = []
@@ -202,7 +201,7 @@ def test_a_follow_up_of_several_leaves_when_the_last_answers_and_not_when_one_fa
         seen.append([a.url for a in answers])
         return [(api + "/api/table", None, None)]
 
-    with Probe(env, transport=Counting()) as probe:
+    with Probe(env, transport=transport) as probe:
         probe.prefetch([(api + "/health", None, None), (api + "/api/version", None, None)], then=then)
         assert table_sent.wait(10), sent
         assert seen == [[api + "/health", api + "/api/version"]]
