@@ -101,15 +101,50 @@ def _figure(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def interleaved(commands: list[tuple[str, list[str], dict[str, str]]], runs: int) -> dict[str, Any]:
+#: The columns of /proc/stat's "cpu" line (proc(5)); guest time is already inside user.
+_CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def cpu_times(stat: Path = Path("/proc/stat")) -> dict[str, int] | None:
+    """The machine's CPU time so far, in ticks, per kind (None where there is no /proc/stat)."""
+    try:
+        first = stat.read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if first[0] != "cpu":
+        return None
+    return {k: int(v) for k, v in zip(_CPU_FIELDS, first[1:], strict=False)}
+
+
+def host_share(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, float] | None:
+    """What the machine did between two ``cpu_times``, as % of all CPU time: busy, iowait and steal.
+
+    Steal is time the hypervisor gave to another guest, iowait time spent waiting on the disk (a page cache that
+    was emptied: Chromium and Node read from disk again). Both slow a run down without any change in the code,
+    so a figure from an hour with much of either is not comparable with one from a quiet hour."""
+    if before is None or after is None:
+        return None
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in _CPU_FIELDS}
+    total = sum(delta.values())
+    if total <= 0:
+        return None
+    busy = delta["user"] + delta["nice"] + delta["system"] + delta["irq"] + delta["softirq"]
+    return {"busy_pct": round(100 * busy / total, 1), "iowait_pct": round(100 * delta["iowait"] / total, 1),
+            "steal_pct": round(100 * delta["steal"] / total, 1)}
+
+
+def interleaved(commands: list[tuple[str, list[str], dict[str, str]]],
+                runs: int) -> tuple[dict[str, Any], dict[str, float] | None]:
     """Run the commands in turn (A B C A B C ...), ``runs`` rounds: each round is one sample of every command
     under the same machine load, so ratios are taken round by round (the median of the per-round ratios) and hold
     when the shared machine's speed drifts."""
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in commands}
+    before = cpu_times()
     for _ in range(runs):
         for name, cmd, env in commands:
             samples[name].append(_once(cmd, env))
     figures = {name: _figure(runs_) for name, runs_ in samples.items()}
+    host = host_share(before, cpu_times())
 
     def ratio(a: str, b: str) -> float:
         return round(statistics.median(y["wall"] / x["wall"] for x, y in zip(samples[a], samples[b], strict=True)), 2)
@@ -119,7 +154,7 @@ def interleaved(commands: list[tuple[str, list[str], dict[str, str]]], runs: int
         figures[name][f"ratio_to_{first}"] = ratio(first, name)
         if name.endswith(", -n 2") and name.replace(", -n 2", ", serial") in samples:
             figures[name]["ratio_to_serial"] = ratio(name.replace(", -n 2", ", serial"), name)
-    return figures
+    return figures, host
 
 
 def served_version(api_url: str) -> str:
@@ -247,7 +282,10 @@ def main() -> int:
     figures: dict[str, Any] = {}
     try:
         for group in groups:
-            got = interleaved(group, args.runs)
+            got, host = interleaved(group, args.runs)
+            print(f"-- {group[1][0]} group, the machine meanwhile: " + (", ".join(f"{k.removesuffix('_pct')} "
+                  f"{v:g} %" for k, v in host.items()) if host else "not known (no /proc/stat)"), flush=True)
+            results.setdefault("host", {})[group[1][0]] = host
             for name, fig in got.items():
                 key = name if name != "baseline" else f"baseline (curl script), with {group[1][0]}"
                 figures[key] = fig
