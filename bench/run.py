@@ -109,11 +109,11 @@ def cpu_times(stat: Path = Path("/proc/stat")) -> dict[str, int] | None:
     """The machine's CPU time so far, in ticks, per kind (None where there is no /proc/stat)."""
     try:
         first = stat.read_text().splitlines()[0].split()
-    except (OSError, IndexError):
+        if first[0] != "cpu":
+            return None
+        return {k: int(v) for k, v in zip(_CPU_FIELDS, first[1:], strict=False)}
+    except (OSError, IndexError, ValueError):  # unreadable, empty, or not the "cpu" line proc(5) describes
         return None
-    if first[0] != "cpu":
-        return None
-    return {k: int(v) for k, v in zip(_CPU_FIELDS, first[1:], strict=False)}
 
 
 def host_share(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, float] | None:

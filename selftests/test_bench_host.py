@@ -39,6 +39,8 @@ def test_no_proc_stat_means_not_known(tmp_path: Path) -> None:
     bench = _bench()
     assert bench.cpu_times(tmp_path / "missing") is None
     assert bench.cpu_times(_stat(tmp_path, "odd", "intr 5 6 7")) is None
+    assert bench.cpu_times(_stat(tmp_path, "blank", "")) is None
+    assert bench.cpu_times(_stat(tmp_path, "words", "cpu  many few")) is None
     same = bench.cpu_times(_stat(tmp_path, "c", "cpu  1 1 1 1 1 1 1 1 0 0"))
     assert bench.host_share(same, same) is None
     assert bench.host_share(None, same) is None
