@@ -223,6 +223,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+@pytest.hookimpl(optionalhook=True, trylast=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The same for the ``-n`` controller, which collects nothing itself: freeze once the workers have
+    collected (a second freeze is cheap). Its two end-of-run collections were ~65 ms of the run's last step."""
+    import gc
+
+    gc.freeze()
+
+
 def _dist_chosen(config: pytest.Config) -> bool:
     return any(a == "--dist" or a.startswith("--dist=") or a in ("-d", "--distload")
                for a in map(str, config.invocation_params.args))
